@@ -1,0 +1,2 @@
+//! The `tcplab` binary (to be written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! arp layer (to be written).

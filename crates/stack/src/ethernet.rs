@@ -1,0 +1,1 @@
+//! ethernet layer (to be written).

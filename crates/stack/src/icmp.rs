@@ -1,0 +1,1 @@
+//! icmp layer (to be written).

@@ -1,0 +1,50 @@
+//! tcplab's sans-IO TCP/IP stack.
+//!
+//! Frames and the current time go in; frames, timer deadlines and events come out. The stack
+//! never reads a clock, never sleeps, never owns a file descriptor, and is deterministic for a
+//! given [`Config::seed`].
+//!
+//! # Call order
+//! A driver (the `tcplab` runtime, or a simulation) repeats:
+//! 1. [`Stack::handle_frame`] for every frame the link delivered;
+//! 2. [`Stack::handle_timeout`] when the clock has passed [`Stack::poll_timeout`];
+//! 3. application calls (`udp_*`, `tcp_*`, `ping`) in any order;
+//! 4. [`Stack::poll_transmit`] until it returns `None`, sending each frame on the link;
+//! 5. [`Stack::poll_event`] until `None` if events were enabled with [`Stack::set_events`];
+//! 6. sleep until the link is readable or [`Stack::poll_timeout`] is reached.
+//!
+//! `now` must never go backwards between calls.
+//!
+//! # Layers
+//! One module per layer: [`ethernet`] -> [`arp`] | [`ipv4`] -> [`icmp`] | [`udp`] | [`tcp`].
+//! This file only dispatches between them.
+#![warn(missing_docs)]
+
+pub mod arp;
+pub mod config;
+pub mod error;
+pub mod ethernet;
+pub mod event;
+pub mod icmp;
+pub mod ipv4;
+pub mod stats;
+pub mod tcp;
+pub mod time;
+pub mod udp;
+
+mod ctx;
+mod stack;
+
+pub use config::Config;
+pub use error::{StackError, TcpError, UdpError};
+pub use event::{Event, EventKind};
+pub use stack::Stack;
+pub use stats::Stats;
+pub use tcp::{ConnHandle, ListenerHandle, TcpInfo, TcpState};
+pub use time::{Duration, Instant};
+pub use udp::UdpHandle;
+
+/// Re-exported address types used throughout the public API.
+pub use core::net::{Ipv4Addr, SocketAddrV4};
+/// Ethernet MAC address (from `smoltcp::wire`).
+pub use smoltcp::wire::EthernetAddress;
