@@ -324,7 +324,16 @@ fn event_loop(
         }
         let now = core.now();
         let mut fatal = None;
+        if link.poll_timeout().is_some_and(|d| d <= now) {
+            // Wrappers (impairment) release delayed frames here, for `recv` below.
+            if let Err(e) = link.handle_timeout(now) {
+                fatal = Some(e);
+            }
+        }
         for _ in 0..MAX_BATCHES_PER_ITERATION {
+            if fatal.is_some() {
+                break;
+            }
             match link.recv(now, &mut batch) {
                 Ok(n) => {
                     for frame in batch.iter() {
@@ -370,8 +379,7 @@ fn event_loop(
 }
 
 fn link_counters(link: &dyn Link) -> Vec<(&'static str, u64)> {
-    let _ = link;
-    Vec::new()
+    link.counters()
 }
 
 /// Send everything the stack has to send. A link error that is not transient ends the loop.
