@@ -33,12 +33,17 @@ pub mod time;
 pub mod udp;
 
 mod ctx;
+mod input;
+mod output;
 mod stack;
+mod summary;
 
 pub use config::Config;
 pub use error::{StackError, TcpError, UdpError};
 pub use event::{Event, EventKind};
-pub use stack::Stack;
+pub use icmp::{IcmpErrorKind, PingEvent};
+pub use ipv4::{NextHop, Route};
+pub use stack::{MemoryUsage, Stack};
 pub use stats::Stats;
 pub use tcp::{ConnHandle, ListenerHandle, TcpInfo, TcpState};
 pub use time::{Duration, Instant};
