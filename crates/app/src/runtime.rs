@@ -14,6 +14,7 @@
 //! `read`/`write` compared with a request/reply channel, and a blocked caller simply waits on
 //! the condition variable until the loop has handled input.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use tcplab_link::{Batch, Link, MAX_FRAME};
+use tcplab_stack::icmp::PingEvent;
 use tcplab_stack::{Instant, Stack, Stats};
 
 use crate::sys::{self, EventFd};
@@ -69,6 +71,9 @@ pub struct Core {
     stopped: Option<String>,
     /// Callers currently waiting on the condition variable (skip notifying when 0).
     waiters: usize,
+    /// Ping results taken from the stack for another identifier than the caller's, kept for
+    /// their owner (bounded by `net::ping`).
+    pub ping_stash: VecDeque<PingEvent>,
 }
 
 impl Core {
@@ -115,6 +120,7 @@ impl Runtime {
                 last_now: Instant::ZERO,
                 stopped: None,
                 waiters: 0,
+                ping_stash: VecDeque::new(),
             }),
             cond: Condvar::new(),
             waker: EventFd::new()?,

@@ -3,6 +3,8 @@
 
 pub mod connect;
 pub mod get;
+pub mod host;
+pub mod ping;
 pub mod serve;
 
 use std::sync::mpsc;
@@ -42,11 +44,13 @@ pub fn print_counters(title: &str, groups: &[(&str, Vec<(String, u64)>)]) {
 /// The stack's counters as `(name, value)` pairs.
 pub fn stack_counters(stats: &Stats) -> Vec<(String, u64)> {
     let t = &stats.tcp;
-    vec![
+    let mut v: Vec<(String, u64)> = stats.iter().collect();
+    v.extend([
         ("tcp.segments_in".to_string(), t.segments_in),
         ("tcp.segments_out".to_string(), t.segments_out),
         ("tcp.resets_sent".to_string(), t.resets_sent),
-    ]
+    ]);
+    v
 }
 
 /// The link's counters as `(name, value)` pairs.
