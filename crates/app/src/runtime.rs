@@ -372,7 +372,11 @@ fn event_loop(
             }
         }
         if let Some(e) = fatal {
-            log::error!("{}: link {} failed: {e}", shared.name, link.name());
+            if matches!(e, tcplab_link::LinkError::Closed) {
+                log::info!("{}: link {} closed", shared.name, link.name());
+            } else {
+                log::error!("{}: link {} failed: {e}", shared.name, link.name());
+            }
             core.stopped = Some(format!("link {} failed: {e}", link.name()));
         }
         let notify = core.waiters > 0 || core.stopped.is_some();

@@ -35,7 +35,11 @@ const TRACE_LINES_PER_STEP: usize = 40;
 
 /// Run `tcplab demo`.
 pub fn run(args: DemoArgs) -> Result<i32, AppError> {
-    let impair = args.impair.as_deref().map(|s| setup::impair_config(s, args.seed)).transpose()?;
+    let impair = args
+        .impair
+        .as_deref()
+        .map(|s| setup::impair_config(s, args.seed))
+        .transpose()?;
     let pcap_path = args.pcap.clone().unwrap_or_else(default_pcap_path);
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = (!args.quiet).then(|| Sink::Buffer(lines.clone()));
@@ -43,7 +47,12 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
     let (la, lb) = memory::try_pair(memory::DEFAULT_CAPACITY)?;
     // A's link is captured (the wire as A's port sees it); both sides impair what they send,
     // with different seeds so the two directions lose different frames.
-    let link_a = setup::wrap_link(Box::new(la), impair.clone(), Some(&pcap_path))?;
+    let pcap_on = setup::PCAP_SUPPORTED;
+    let link_a = setup::wrap_link(
+        Box::new(la),
+        impair.clone(),
+        pcap_on.then_some(pcap_path.as_path()),
+    )?;
     let link_b = setup::wrap_link(
         Box::new(lb),
         impair.map(|mut c| {
@@ -57,12 +66,21 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
         let mut config = Config::new(derived_mac(addr), addr, 24);
         config.seed = args.seed;
         let stack = Stack::new(config)?;
-        let opts = RuntimeOptions { name: name.into(), trace: sink.clone(), epoch, ..RuntimeOptions::default() };
+        let opts = RuntimeOptions {
+            name: name.into(),
+            trace: sink.clone(),
+            epoch,
+            ..RuntimeOptions::default()
+        };
         Runtime::start(stack, link, opts).map_err(|e| AppError::io("start runtime", e))
     };
     let a = start("A", ADDR_A, link_a)?;
     let b = start("B", ADDR_B, link_b)?;
-    println!("tcplab demo: A = {ADDR_A} ({}), B = {ADDR_B} ({}), in-memory link", derived_mac(ADDR_A), derived_mac(ADDR_B));
+    println!(
+        "tcplab demo: A = {ADDR_A} ({}), B = {ADDR_B} ({}), in-memory link",
+        derived_mac(ADDR_A),
+        derived_mac(ADDR_B)
+    );
     if let Some(spec) = &args.impair {
         println!("impairment on both directions: {spec} (seed {})", args.seed);
     }
@@ -71,7 +89,9 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
     let steps: [(&str, &dyn Fn() -> Result<String, String>); 3] = [
         ("ARP + ping (RFC 826, RFC 792)", &|| step_ping(&a)),
         ("UDP echo (RFC 768, RFC 862)", &|| step_udp(&a, &b)),
-        ("HTTP download over TCP (RFC 9293, RFC 9112)", &|| step_http(&a, &b, args.size, args.seed)),
+        ("HTTP download over TCP (RFC 9293, RFC 9112)", &|| {
+            step_http(&a, &b, args.size, args.seed)
+        }),
     ];
     for (i, (title, step)) in steps.iter().enumerate() {
         println!();
@@ -86,10 +106,15 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
             }
         }
     }
+    // Stop both loops before either link end is dropped, so neither sees its peer vanish.
+    a.stop("demo finished");
+    b.stop("demo finished");
     drop(a);
     drop(b);
     println!();
-    println!("pcap written to {}", pcap_path.display());
+    if pcap_on {
+        println!("pcap written to {}", pcap_path.display());
+    }
     let _ = io::stdout().flush();
     Ok(if ok { 0 } else { 1 })
 }
@@ -103,9 +128,11 @@ fn default_pcap_path() -> PathBuf {
 }
 
 /// Print (and forget) the trace lines collected so far, at most a screenful.
-fn print_trace(lines: &Mutex<Vec<String>>) {
-    let taken = std::mem::take(&mut *lines.lock().unwrap_or_else(|p| p.into_inner()));
-    for l in taken.iter().take(TRACE_LINES_PER_STEP) {
+fn print_trace(lines: &Mutex<Vec<(tcplab_stack::Instant, String)>>) {
+    let mut taken = std::mem::take(&mut *lines.lock().unwrap_or_else(|p| p.into_inner()));
+    // Each runtime records in its own order; merge both by event time (stable for ties).
+    taken.sort_by_key(|(t, _)| *t);
+    for (_, l) in taken.iter().take(TRACE_LINES_PER_STEP) {
         println!("  {l}");
     }
     if taken.len() > TRACE_LINES_PER_STEP {
@@ -120,15 +147,26 @@ fn step_ping(a: &Handle) -> Result<String, String> {
     for seq in 1..=3u16 {
         ping::send(a, ADDR_B, ident, seq, 56).map_err(|e| format!("ping: {e}"))?;
         let deadline = StdInstant::now() + Duration::from_secs(2);
-        while let Some(ev) = ping::next_result(a, ident, deadline.saturating_duration_since(StdInstant::now()))
-            .map_err(|e| format!("ping: {e}"))?
+        while let Some(ev) = ping::next_result(
+            a,
+            ident,
+            deadline.saturating_duration_since(StdInstant::now()),
+        )
+        .map_err(|e| format!("ping: {e}"))?
         {
             match ev {
-                PingEvent::Reply { seq: s, ttl, rtt, .. } if s == seq => {
-                    replies.push(format!("seq={seq} ttl={ttl} time={:.3} ms", rtt.as_secs_f64() * 1e3));
+                PingEvent::Reply {
+                    seq: s, ttl, rtt, ..
+                } if s == seq => {
+                    replies.push(format!(
+                        "seq={seq} ttl={ttl} time={:.3} ms",
+                        rtt.as_secs_f64() * 1e3
+                    ));
                     break;
                 }
-                PingEvent::Error { seq: s, kind, .. } if s == seq => return Err(format!("seq {seq}: {kind}")),
+                PingEvent::Error { seq: s, kind, .. } if s == seq => {
+                    return Err(format!("seq {seq}: {kind}"))
+                }
                 _ => {}
             }
         }
@@ -136,14 +174,21 @@ fn step_ping(a: &Handle) -> Result<String, String> {
     if replies.is_empty() {
         return Err("no echo reply from B".into());
     }
-    Ok(format!("{} of 3 echo replies from {ADDR_B}: {}", replies.len(), replies.join(", ")))
+    Ok(format!(
+        "{} of 3 echo replies from {ADDR_B}: {}",
+        replies.len(),
+        replies.join(", ")
+    ))
 }
 
 /// B echoes UDP datagrams on port 7; A sends three and checks each comes back unchanged
 /// (re-sending after a timeout, since UDP does not retransmit and the link may lose frames).
 fn step_udp(a: &Handle, b: &Handle) -> Result<String, String> {
-    let server = UdpSocket::bind(b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, ECHO_PORT)).map_err(|e| e.to_string())?;
-    server.set_read_timeout(Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+    let server = UdpSocket::bind(b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, ECHO_PORT))
+        .map_err(|e| e.to_string())?;
+    server
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .map_err(|e| e.to_string())?;
     let stopping = Arc::new(AtomicBool::new(false));
     let echoed = Arc::new(AtomicU64::new(0));
     let thread = {
@@ -151,15 +196,20 @@ fn step_udp(a: &Handle, b: &Handle) -> Result<String, String> {
         std::thread::spawn(move || udp_echo(&server, &stopping, &echoed))
     };
     let result = (|| {
-        let client = UdpSocket::bind(a, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| e.to_string())?;
-        client.set_read_timeout(Some(Duration::from_millis(500))).map_err(|e| e.to_string())?;
+        let client = UdpSocket::bind(a, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+            .map_err(|e| e.to_string())?;
+        client
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .map_err(|e| e.to_string())?;
         let dst = SocketAddrV4::new(ADDR_B, ECHO_PORT);
         let mut buf = [0u8; 1500];
         for i in 1..=3 {
             let msg = format!("hello {i} from A");
             let mut answered = false;
             for _try in 0..5 {
-                client.send_to(msg.as_bytes(), dst).map_err(|e| e.to_string())?;
+                client
+                    .send_to(msg.as_bytes(), dst)
+                    .map_err(|e| e.to_string())?;
                 match client.recv_from(&mut buf) {
                     Ok((n, from)) if &buf[..n] == msg.as_bytes() && from == dst => {
                         answered = true;
@@ -184,7 +234,8 @@ fn step_http(a: &Handle, b: &Handle, size: u64, seed: u64) -> Result<String, Str
     let dir = std::env::temp_dir().join(format!("tcplab-demo-{}", std::process::id()));
     let _cleanup = RemoveDir(dir.clone());
     std::fs::create_dir_all(&dir).map_err(|e| format!("temp dir: {e}"))?;
-    let expected = write_pattern_file(&dir.join("file.bin"), size, seed).map_err(|e| format!("test file: {e}"))?;
+    let expected = write_pattern_file(&dir.join("file.bin"), size, seed)
+        .map_err(|e| format!("test file: {e}"))?;
     let root = dir.canonicalize().map_err(|e| e.to_string())?;
 
     let listener = TcpListener::bind(b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, HTTP_PORT), 0)
@@ -196,14 +247,18 @@ fn step_http(a: &Handle, b: &Handle, size: u64, seed: u64) -> Result<String, Str
             let _ = serve_http(&stream, &root, &counters);
         }
     });
-    let url: Url = format!("http://{ADDR_B}:{HTTP_PORT}/file.bin").parse().map_err(|e: String| e)?;
+    let url: Url = format!("http://{ADDR_B}:{HTTP_PORT}/file.bin")
+        .parse()
+        .map_err(|e: String| e)?;
     let mut hasher = Sha256::new();
     let got = get::fetch(a, &url, &mut hasher, false, Some(Duration::from_secs(30)));
     let _ = server.join();
     let got = got.map_err(|e| e.to_string())?;
     let digest = hex(&hasher.finalize());
     if digest != expected {
-        return Err(format!("sha256 mismatch: got {digest}, expected {expected}"));
+        return Err(format!(
+            "sha256 mismatch: got {digest}, expected {expected}"
+        ));
     }
     Ok(format!("{}; sha256 {digest} matches", got.summary()))
 }

@@ -2,6 +2,7 @@
 //! counters on exit.
 
 pub mod connect;
+pub mod demo;
 pub mod get;
 pub mod host;
 pub mod ping;
