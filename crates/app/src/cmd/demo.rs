@@ -33,6 +33,9 @@ const ECHO_PORT: u16 = 7;
 /// Trace lines shown per step (the rest are counted).
 const TRACE_LINES_PER_STEP: usize = 40;
 
+/// One step of the demo: a success message or what failed.
+type Step<'a> = dyn Fn() -> Result<String, String> + 'a;
+
 /// Run `tcplab demo`.
 pub fn run(args: DemoArgs) -> Result<i32, AppError> {
     let impair = args
@@ -86,7 +89,7 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
     }
 
     let mut ok = true;
-    let steps: [(&str, &dyn Fn() -> Result<String, String>); 3] = [
+    let steps: [(&str, &Step); 3] = [
         ("ARP + ping (RFC 826, RFC 792)", &|| step_ping(&a)),
         ("UDP echo (RFC 768, RFC 862)", &|| step_udp(&a, &b)),
         ("HTTP download over TCP (RFC 9293, RFC 9112)", &|| {
