@@ -162,6 +162,21 @@ impl Conn {
     fn on_segment_synchronized(&mut self, env: &mut Env<'_>, seg: &Segment<'_>) {
         let rcv_wnd = self.rcv_nxt.dist_to(self.rcv_adv);
         let mut seg = *seg;
+        if self.state == TcpState::SynReceived && seg.syn && !seg.rst && seg.seq == self.irs {
+            // The peer's SYN again. In a simultaneous open (RFC 9293 §3.5 figure 8) it is the
+            // peer's SYN,ACK acknowledging our SYN: take the ACK and go on without the SYN.
+            // Otherwise it is a retransmitted SYN: repeat our SYN,ACK.
+            match seg.ack {
+                Some(ack) if self.snd_una < ack && ack <= self.snd_max => {
+                    seg.syn = false;
+                    seg.seq = seg.seq + 1;
+                }
+                _ => {
+                    self.ack_now = true;
+                    return;
+                }
+            }
+        }
         // First, check the sequence number.
         if !acceptable(self.rcv_nxt, rcv_wnd, seg.seq, seg.len()) {
             // A zero window still lets valid ACKs and RSTs through (RFC 9293 §3.10.7.4:
@@ -205,10 +220,6 @@ impl Conn {
         }
         // Fourth, the SYN bit (RFC 5961 §4.2: challenge ACK in any synchronized state).
         if seg.syn {
-            if self.state == TcpState::SynReceived && seg.seq == self.irs {
-                self.ack_now = true; // retransmitted SYN: repeat our SYN,ACK
-                return;
-            }
             self.challenge_ack(env);
             return;
         }
