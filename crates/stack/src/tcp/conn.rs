@@ -88,6 +88,8 @@ pub(crate) struct Conn {
 
     // Output requests.
     pub(super) ack_now: bool,
+    /// Duplicate ACKs still owed for out-of-order segments (RFC 5681 §4.2: one per segment).
+    pub(super) dup_acks_owed: u8,
     pub(super) segs_since_ack: u32,
     pub(super) rst_pending: bool,
     pub(super) rst_reply: Option<Seq>,
@@ -159,6 +161,7 @@ impl Conn {
             peer_fin: None,
             fin_rcvd: false,
             ack_now: false,
+            dup_acks_owed: 0,
             segs_since_ack: 0,
             rst_pending: false,
             rst_reply: None,
@@ -256,7 +259,8 @@ impl Conn {
     /// SEND (RFC 9293 §3.10.2).
     pub fn send(&mut self, data: &[u8]) -> Result<usize, TcpError> {
         if let Some(e) = self.error {
-            return Err(if e == TcpError::ConnectionReset { e } else { TcpError::BrokenPipe });
+            // The error that ended the connection (reset, refused, timed out, unreachable).
+            return Err(e);
         }
         if self.fin_queued {
             return Err(TcpError::BrokenPipe);

@@ -15,6 +15,9 @@ use super::timers::Timer;
 use super::TcpState;
 use crate::error::TcpError;
 
+/// Bound on duplicate ACKs queued for out-of-order arrivals processed in one batch.
+const MAX_DUP_ACKS_OWED: u8 = 16;
+
 /// The fields of an arriving segment that processing needs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Segment<'a> {
@@ -440,9 +443,12 @@ impl Conn {
             self.info.segs_out_of_order += 1;
             env.counters.segs_out_of_order += 1;
             self.ack_now = true;
+            self.dup_acks_owed = self.dup_acks_owed.saturating_add(1).min(MAX_DUP_ACKS_OWED);
         } else if r.filled_gap || r.dropped > 0 {
             self.ack_now = true; // RFC 5681 §4.2: filling a gap is ACKed at once.
+            self.dup_acks_owed = 0;
         } else {
+            self.dup_acks_owed = 0;
             // Delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 SHOULD-21/MUST-40): ACK at
             // least every second full-sized segment, otherwise within the timer.
             self.segs_since_ack += 1;

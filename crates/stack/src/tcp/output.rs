@@ -224,7 +224,11 @@ impl Conn {
         env.counters.segments_out += 1;
         // Any segment carries our latest ACK: the delayed ACK is satisfied.
         if o.ack.is_some() {
-            self.ack_now = false;
+            // Each out-of-order arrival is owed its own duplicate ACK (RFC 5681 §4.2), so the
+            // sender can count three of them even when segments arrive in a batch.
+            let pure = o.data.1 == 0 && o.control == TcpControl::None;
+            self.dup_acks_owed = if pure { self.dup_acks_owed.saturating_sub(1) } else { 0 };
+            self.ack_now = self.dup_acks_owed > 0;
             self.segs_since_ack = 0;
             self.timers.stop(Timer::DelayedAck);
         }

@@ -82,6 +82,9 @@ pub struct Pair {
     /// Return false to drop (arguments: towards b, TCP segment).
     pub filter: Option<Filter>,
     pub delivered: u64,
+    /// Serialization time of one segment (a rate-limited link, so ACKs are clocked).
+    pub spacing: Duration,
+    link_free: [Instant; 2],
 }
 
 impl Pair {
@@ -100,6 +103,8 @@ impl Pair {
             rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             filter: None,
             delivered: 0,
+            spacing: Duration::from_micros(20),
+            link_free: [Instant::ZERO; 2],
         }
     }
 
@@ -129,7 +134,9 @@ impl Pair {
                 if self.rand() < self.impair.loss {
                     continue;
                 }
-                let mut at = self.now + self.latency;
+                let dir = to_b as usize;
+                self.link_free[dir] = self.link_free[dir].max(self.now) + self.spacing;
+                let mut at = self.link_free[dir] + self.latency;
                 if self.rand() < self.impair.reorder {
                     at += self.latency / 2 + Duration::from_micros((self.rand() * 100.0) as u64);
                 }
