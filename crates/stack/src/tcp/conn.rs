@@ -95,6 +95,10 @@ pub(crate) struct Conn {
     pub(super) rst_reply: Option<Seq>,
     pub(super) rexmit_head: Option<RetransmitReason>,
     pub(super) probe_pending: bool,
+    /// The persist timer fired with a small non-zero window: send despite SWS avoidance.
+    pub(super) sws_override: bool,
+    /// Exponential backoff of zero-window probes (RFC 9293 §3.8.6.1 SHOULD-29).
+    pub(super) persist_shift: u32,
     pub(super) keepalive_pending: bool,
 
     // Reliability and congestion.
@@ -167,6 +171,8 @@ impl Conn {
             rst_reply: None,
             rexmit_head: None,
             probe_pending: false,
+            sws_override: false,
+            persist_shift: 0,
             keepalive_pending: false,
             retransmits: 0,
             probes: 0,
@@ -189,7 +195,8 @@ impl Conn {
         }
         self.state = to;
         let conn = self.id;
-        env.events.emit(env.now, || TcpEvent::StateChange { conn, from, to });
+        env.events
+            .emit(env.now, || TcpEvent::StateChange { conn, from, to });
         match to {
             TcpState::Established => env.counters.established += 1,
             TcpState::TimeWait => {
@@ -215,7 +222,8 @@ impl Conn {
     pub(super) fn abort_with(&mut self, env: &mut Env<'_>, error: TcpError) {
         self.error = Some(error);
         let conn = self.id;
-        env.events.emit(env.now, || TcpEvent::Aborted { conn, error });
+        env.events
+            .emit(env.now, || TcpEvent::Aborted { conn, error });
         self.recvbuf.clear();
         self.set_state(env, TcpState::Closed);
     }
@@ -246,11 +254,21 @@ impl Conn {
     }
 
     /// Record a cwnd/ssthresh change if the algorithm made one.
-    pub(super) fn note_cc(&mut self, env: &mut Env<'_>, before: (u32, u32), reason: CongestionReason) {
+    pub(super) fn note_cc(
+        &mut self,
+        env: &mut Env<'_>,
+        before: (u32, u32),
+        reason: CongestionReason,
+    ) {
         let after = (self.cc.cwnd(), self.cc.ssthresh());
         if after != before {
             let conn = self.id;
-            env.events.emit(env.now, || TcpEvent::Congestion { conn, cwnd: after.0, ssthresh: after.1, reason });
+            env.events.emit(env.now, || TcpEvent::Congestion {
+                conn,
+                cwnd: after.0,
+                ssthresh: after.1,
+                reason,
+            });
         }
     }
 
@@ -266,7 +284,10 @@ impl Conn {
             return Err(TcpError::BrokenPipe);
         }
         match self.state {
-            TcpState::SynSent | TcpState::SynReceived | TcpState::Established | TcpState::CloseWait => {}
+            TcpState::SynSent
+            | TcpState::SynReceived
+            | TcpState::Established
+            | TcpState::CloseWait => {}
             _ => return Err(TcpError::BrokenPipe),
         }
         if data.is_empty() {
@@ -311,7 +332,10 @@ impl Conn {
 
     /// Whether the peer may still send us data (so window updates matter).
     pub(super) fn state_can_receive(&self) -> bool {
-        matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2)
+        matches!(
+            self.state,
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        )
     }
 
     /// CLOSE for the sending direction (RFC 9293 §3.10.4): queue a FIN after the data.
@@ -347,7 +371,9 @@ impl Conn {
             TcpState::Established | TcpState::CloseWait | TcpState::SynReceived => {
                 let _ = self.shutdown_write(env);
             }
-            TcpState::FinWait2 => self.timers.set(Timer::FinWait2, env.now + env.cfg.fin_wait2_timeout),
+            TcpState::FinWait2 => self
+                .timers
+                .set(Timer::FinWait2, env.now + env.cfg.fin_wait2_timeout),
             _ => {}
         }
     }
@@ -368,13 +394,18 @@ impl Conn {
 
     /// Whether `recv` would not block.
     pub fn can_recv(&self) -> bool {
-        self.recvbuf.readable() > 0 || self.fin_rcvd || self.error.is_some() || self.state == TcpState::Closed
+        self.recvbuf.readable() > 0
+            || self.fin_rcvd
+            || self.error.is_some()
+            || self.state == TcpState::Closed
     }
 
     /// Whether `send` would not block.
     pub fn can_send(&self) -> bool {
         match self.state {
-            TcpState::Established | TcpState::CloseWait => self.sendbuf.free() > 0 || self.fin_queued,
+            TcpState::Established | TcpState::CloseWait => {
+                self.sendbuf.free() > 0 || self.fin_queued
+            }
             TcpState::SynSent | TcpState::SynReceived => false,
             _ => true,
         }
@@ -403,7 +434,8 @@ impl Conn {
     /// Handle the expiry of `t`.
     pub fn on_timer(&mut self, env: &mut Env<'_>, t: Timer) {
         let conn = self.id;
-        env.events.emit(env.now, || TcpEvent::TimerFired { conn, timer: t });
+        env.events
+            .emit(env.now, || TcpEvent::TimerFired { conn, timer: t });
         match t {
             Timer::Rto => self.on_rto(env),
             Timer::DelayedAck => self.ack_now = true,
@@ -411,7 +443,13 @@ impl Conn {
                 // RFC 9293 §3.8.6.1: probe the zero window, backing off exponentially; MUST-26:
                 // the connection is only abandoned if probes go unanswered (`probes` is reset on
                 // every acknowledgment).
-                if self.snd_wnd > 0 || self.unsent() == 0 {
+                if self.unsent() == 0 {
+                    return;
+                }
+                if self.snd_wnd > 0 {
+                    // RFC 9293 §3.8.6.2.1 (4): the override timeout: send what the small
+                    // window allows rather than wait for a full segment forever.
+                    self.sws_override = true;
                     return;
                 }
                 self.probes += 1;
@@ -423,7 +461,13 @@ impl Conn {
                 }
                 self.probe_pending = true;
                 env.events.emit(env.now, || TcpEvent::WindowProbe { conn });
-                let backoff = self.rtt.rto().saturating_mul(1 << self.probes.min(10)).min(env.cfg.rto_max);
+                // Backoff survives the peer's answers (they reset `probes`, not this).
+                self.persist_shift = (self.persist_shift + 1).min(16);
+                let backoff = self
+                    .rtt
+                    .rto()
+                    .saturating_mul(1 << self.persist_shift)
+                    .min(env.cfg.rto_max);
                 self.timers.set(Timer::Persist, env.now + backoff);
             }
             Timer::KeepAlive => {
@@ -438,9 +482,11 @@ impl Conn {
                     return;
                 }
                 self.keepalive_pending = true;
-                env.events.emit(env.now, || TcpEvent::KeepAliveProbe { conn });
+                env.events
+                    .emit(env.now, || TcpEvent::KeepAliveProbe { conn });
                 let _ = idle;
-                self.timers.set(Timer::KeepAlive, env.now + env.cfg.keepalive_interval);
+                self.timers
+                    .set(Timer::KeepAlive, env.now + env.cfg.keepalive_interval);
             }
             Timer::TimeWait => self.set_state(env, TcpState::Closed),
             Timer::FinWait2 => {
@@ -489,15 +535,23 @@ impl Conn {
         let conn = self.id;
         let seq = self.snd_una.0;
         let len = self.flight().min(self.mss);
-        env.events.emit(env.now, || TcpEvent::Retransmit { conn, seq, len, reason });
+        env.events.emit(env.now, || TcpEvent::Retransmit {
+            conn,
+            seq,
+            len,
+            reason,
+        });
     }
 
     /// Arm or stop the persist timer (RFC 9293 §3.8.6.1): armed while the peer offers a zero
     /// window, we have data to send and nothing is in flight to provoke an ACK.
     pub(super) fn update_persist(&mut self, env: &Env<'_>) {
+        // Also armed while sender SWS avoidance holds data back in a window too small for a
+        // full segment: the RFC 9293 §3.8.6.2.1 override timeout.
+        let unsent = self.unsent();
         let needed = self.syn_acked()
-            && self.snd_wnd == 0
-            && self.unsent() > 0
+            && unsent > 0
+            && self.snd_wnd < unsent.min(self.mss)
             && self.snd_una == self.snd_max
             && !matches!(self.state, TcpState::Closed | TcpState::TimeWait);
         if !needed {

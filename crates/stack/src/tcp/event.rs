@@ -130,14 +130,35 @@ impl TcpEvent {
     pub fn rfc(&self) -> Option<&'static str> {
         Some(match self {
             TcpEvent::StateChange { .. } => "RFC 9293 §3.3.2",
-            TcpEvent::Retransmit { reason: RetransmitReason::Timeout, .. } => "RFC 6298 §5.4",
-            TcpEvent::Retransmit { reason: RetransmitReason::FastRetransmit, .. } => "RFC 5681 §3.2",
-            TcpEvent::Retransmit { reason: RetransmitReason::PartialAck, .. } => "RFC 6582 §3.2",
+            TcpEvent::Retransmit {
+                reason: RetransmitReason::Timeout,
+                ..
+            } => "RFC 6298 §5.4",
+            TcpEvent::Retransmit {
+                reason: RetransmitReason::FastRetransmit,
+                ..
+            } => "RFC 5681 §3.2",
+            TcpEvent::Retransmit {
+                reason: RetransmitReason::PartialAck,
+                ..
+            } => "RFC 6582 §3.2",
             TcpEvent::TimerFired { timer, .. } => timer.rfc(),
-            TcpEvent::Congestion { reason: CongestionReason::Ack, .. } => "RFC 5681 §3.1",
-            TcpEvent::Congestion { reason: CongestionReason::FastRecovery, .. } => "RFC 5681 §3.2",
-            TcpEvent::Congestion { reason: CongestionReason::Recovery, .. } => "RFC 6582 §3.2",
-            TcpEvent::Congestion { reason: CongestionReason::Timeout, .. } => "RFC 5681 §3.1",
+            TcpEvent::Congestion {
+                reason: CongestionReason::Ack,
+                ..
+            } => "RFC 5681 §3.1",
+            TcpEvent::Congestion {
+                reason: CongestionReason::FastRecovery,
+                ..
+            } => "RFC 5681 §3.2",
+            TcpEvent::Congestion {
+                reason: CongestionReason::Recovery,
+                ..
+            } => "RFC 6582 §3.2",
+            TcpEvent::Congestion {
+                reason: CongestionReason::Timeout,
+                ..
+            } => "RFC 5681 §3.1",
             TcpEvent::RttSample { .. } => "RFC 6298 §2",
             TcpEvent::Aborted { .. } => "RFC 9293 §3.10.7",
             TcpEvent::ChallengeAck { .. } => "RFC 5961 §3.2",
@@ -152,22 +173,59 @@ impl TcpEvent {
 impl fmt::Display for TcpEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TcpEvent::StateChange { conn, from, to } => write!(f, "tcp#{} {:?} -> {:?}", conn.0, from, to),
-            TcpEvent::Retransmit { conn, seq, len, reason } => {
-                write!(f, "tcp#{} retransmit seq={} len={} ({:?})", conn.0, seq, len, reason)
+            TcpEvent::StateChange { conn, from, to } => {
+                write!(f, "tcp#{} {:?} -> {:?}", conn.0, from, to)
             }
-            TcpEvent::TimerFired { conn, timer } => write!(f, "tcp#{} timer {} fired", conn.0, timer.name()),
-            TcpEvent::Congestion { conn, cwnd, ssthresh, reason } => {
-                write!(f, "tcp#{} cwnd={} ssthresh={} ({:?})", conn.0, cwnd, ssthresh, reason)
+            TcpEvent::Retransmit {
+                conn,
+                seq,
+                len,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "tcp#{} retransmit seq={} len={} ({:?})",
+                    conn.0, seq, len, reason
+                )
             }
-            TcpEvent::RttSample { conn, rtt, srtt, rto } => {
-                write!(f, "tcp#{} rtt={:?} srtt={:?} rto={:?}", conn.0, rtt, srtt, rto)
+            TcpEvent::TimerFired { conn, timer } => {
+                write!(f, "tcp#{} timer {} fired", conn.0, timer.name())
+            }
+            TcpEvent::Congestion {
+                conn,
+                cwnd,
+                ssthresh,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "tcp#{} cwnd={} ssthresh={} ({:?})",
+                    conn.0, cwnd, ssthresh, reason
+                )
+            }
+            TcpEvent::RttSample {
+                conn,
+                rtt,
+                srtt,
+                rto,
+            } => {
+                write!(
+                    f,
+                    "tcp#{} rtt={:?} srtt={:?} rto={:?}",
+                    conn.0, rtt, srtt, rto
+                )
             }
             TcpEvent::Aborted { conn, error } => write!(f, "tcp#{} aborted: {}", conn.0, error),
             TcpEvent::ChallengeAck { conn } => write!(f, "tcp#{} challenge ACK", conn.0),
-            TcpEvent::ResetSent { local, remote } => write!(f, "tcp RST {} -> {} (no connection)", local, remote),
+            TcpEvent::ResetSent { local, remote } => {
+                write!(f, "tcp RST {} -> {} (no connection)", local, remote)
+            }
             TcpEvent::SynDropped { listener, remote } => {
-                write!(f, "tcp listener#{} dropped SYN from {} (queue full)", listener.0, remote)
+                write!(
+                    f,
+                    "tcp listener#{} dropped SYN from {} (queue full)",
+                    listener.0, remote
+                )
             }
             TcpEvent::WindowProbe { conn } => write!(f, "tcp#{} zero-window probe", conn.0),
             TcpEvent::KeepAliveProbe { conn } => write!(f, "tcp#{} keep-alive probe", conn.0),

@@ -61,7 +61,8 @@ pub(crate) fn acceptable(rcv_nxt: Seq, rcv_wnd: u32, seq: Seq, seg_len: u32) -> 
         (0, _) => seq.in_range(rcv_nxt, rcv_nxt + rcv_wnd),
         (_, 0) => false,
         (_, _) => {
-            seq.in_range(rcv_nxt, rcv_nxt + rcv_wnd) || (seq + seg_len - 1).in_range(rcv_nxt, rcv_nxt + rcv_wnd)
+            seq.in_range(rcv_nxt, rcv_nxt + rcv_wnd)
+                || (seq + seg_len - 1).in_range(rcv_nxt, rcv_nxt + rcv_wnd)
         }
     }
 }
@@ -74,8 +75,13 @@ impl Conn {
             TcpState::SynSent => self.on_segment_syn_sent(env, seg),
             _ => self.on_segment_synchronized(env, seg),
         }
-        if self.keepalive.is_some() && matches!(self.state, TcpState::Established | TcpState::CloseWait) {
-            self.timers.set(Timer::KeepAlive, env.now + self.keepalive.unwrap_or_default());
+        if self.keepalive.is_some()
+            && matches!(self.state, TcpState::Established | TcpState::CloseWait)
+        {
+            self.timers.set(
+                Timer::KeepAlive,
+                env.now + self.keepalive.unwrap_or_default(),
+            );
         }
     }
 
@@ -152,7 +158,11 @@ impl Conn {
             }
             // "If there are other controls or text in the segment, continue processing at the
             // sixth step": data or FIN riding on the SYN-ACK.
-            let rest = Segment { syn: false, seq: seg.seq + 1, ..*seg };
+            let rest = Segment {
+                syn: false,
+                seq: seg.seq + 1,
+                ..*seg
+            };
             self.process_text_and_fin(env, &rest);
         } else {
             // Simultaneous open (RFC 9293 §3.5 figure 8): SYN-RECEIVED, send SYN,ACK.
@@ -214,9 +224,10 @@ impl Conn {
                     self.set_state(env, TcpState::Closed);
                 }
                 TcpState::SynReceived => self.abort_with(env, TcpError::ConnectionRefused),
-                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::CloseWait => {
-                    self.abort_with(env, TcpError::ConnectionReset)
-                }
+                TcpState::Established
+                | TcpState::FinWait1
+                | TcpState::FinWait2
+                | TcpState::CloseWait => self.abort_with(env, TcpError::ConnectionReset),
                 _ => self.set_state(env, TcpState::Closed),
             }
             return;
@@ -295,7 +306,13 @@ impl Conn {
             // A duplicate ACK in the sense of RFC 5681 §2.
             self.dupacks += 1;
             env.counters.dup_acks += 1;
-            let s = AckSample { ack, bytes_acked: 0, flight, snd_max: self.snd_max, mss: self.mss };
+            let s = AckSample {
+                ack,
+                bytes_acked: 0,
+                flight,
+                snd_max: self.snd_max,
+                mss: self.mss,
+            };
             let before = (self.cc.cwnd(), self.cc.ssthresh());
             if self.cc.on_dup_ack(&s, self.dupacks) {
                 env.counters.fast_retransmits += 1;
@@ -306,8 +323,13 @@ impl Conn {
                 self.note_cc(env, before, CongestionReason::Recovery);
             }
         }
-        // Any acceptable ACK proves the peer is alive (RFC 9293 §3.8.6.1 MUST-26).
+        // Any acceptable ACK proves the peer is alive (RFC 9293 §3.8.6.1 MUST-26): while it
+        // holds its window closed, retransmissions into it are probes and must not count
+        // towards giving up.
         self.probes = 0;
+        if wnd == 0 {
+            self.retransmits = 0;
+        }
         // Window update (RFC 9293 §3.10.7.4: SND.WL1/SND.WL2 guard against old segments).
         if self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= ack) {
             let opened = self.snd_wnd == 0 && wnd > 0;
@@ -318,6 +340,7 @@ impl Conn {
             if opened {
                 // Window reopened: stop probing, send at once.
                 self.timers.stop(Timer::Persist);
+                self.persist_shift = 0;
             }
         }
         self.update_persist(env);
@@ -326,7 +349,8 @@ impl Conn {
             TcpState::FinWait1 if fin_acked => {
                 self.set_state(env, TcpState::FinWait2);
                 if self.orphan {
-                    self.timers.set(Timer::FinWait2, env.now + env.cfg.fin_wait2_timeout);
+                    self.timers
+                        .set(Timer::FinWait2, env.now + env.cfg.fin_wait2_timeout);
                 }
             }
             TcpState::Closing if fin_acked => self.set_state(env, TcpState::TimeWait),
@@ -360,14 +384,24 @@ impl Conn {
                 self.rtt_sample(env, env.now - sent);
             }
         }
-        let s = AckSample { ack, bytes_acked: acked, flight, snd_max: self.snd_max, mss: self.mss };
+        let s = AckSample {
+            ack,
+            bytes_acked: acked,
+            flight,
+            snd_max: self.snd_max,
+            mss: self.mss,
+        };
         let before = (self.cc.cwnd(), self.cc.ssthresh());
         let was_recovering = self.cc.in_recovery();
         if self.cc.on_ack(&s) && self.snd_una != self.snd_max {
             self.rexmit_head = Some(RetransmitReason::PartialAck);
             self.rtt_probe = None;
         }
-        let reason = if was_recovering { CongestionReason::Recovery } else { CongestionReason::Ack };
+        let reason = if was_recovering {
+            CongestionReason::Recovery
+        } else {
+            CongestionReason::Ack
+        };
         self.note_cc(env, before, reason);
         // RFC 6298 (5.2)/(5.3).
         self.update_rto_timer(env, true);
@@ -378,14 +412,21 @@ impl Conn {
         let conn = self.id;
         let srtt = self.rtt.srtt().unwrap_or(rtt);
         let rto = self.rtt.rto();
-        env.events.emit(env.now, || TcpEvent::RttSample { conn, rtt, srtt, rto });
+        env.events.emit(env.now, || TcpEvent::RttSample {
+            conn,
+            rtt,
+            srtt,
+            rto,
+        });
     }
 
     /// Sixth to eighth steps: segment text and FIN (RFC 9293 §3.10.7.4).
     fn process_text_and_fin(&mut self, env: &mut Env<'_>, seg: &Segment<'_>) {
         if !seg.payload.is_empty() {
             match self.state {
-                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => self.accept_text(env, seg),
+                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => {
+                    self.accept_text(env, seg)
+                }
                 // The peer already sent FIN: text is bogus; ignore it.
                 _ => env.counters.drop_after_fin += 1,
             }
@@ -455,7 +496,8 @@ impl Conn {
             if self.segs_since_ack >= 2 {
                 self.ack_now = true;
             } else if !self.timers.is_set(Timer::DelayedAck) {
-                self.timers.set(Timer::DelayedAck, env.now + env.cfg.delayed_ack);
+                self.timers
+                    .set(Timer::DelayedAck, env.now + env.cfg.delayed_ack);
             }
         }
     }
@@ -470,7 +512,9 @@ impl Conn {
         self.ack_now = true;
         let fin_acked = self.fin_seq.is_some_and(|f| self.snd_una > f);
         match self.state {
-            TcpState::SynReceived | TcpState::Established => self.set_state(env, TcpState::CloseWait),
+            TcpState::SynReceived | TcpState::Established => {
+                self.set_state(env, TcpState::CloseWait)
+            }
             TcpState::FinWait1 if fin_acked => self.set_state(env, TcpState::TimeWait),
             TcpState::FinWait1 => self.set_state(env, TcpState::Closing),
             TcpState::FinWait2 => self.set_state(env, TcpState::TimeWait),

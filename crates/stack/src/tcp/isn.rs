@@ -25,7 +25,9 @@ impl IsnGenerator {
         // unrelated keys.
         let k0 = splitmix(seed);
         let k1 = splitmix(k0 ^ 0x9e37_79b9_7f4a_7c15);
-        IsnGenerator { hasher: SipHasher24::new_with_keys(k0, k1) }
+        IsnGenerator {
+            hasher: SipHasher24::new_with_keys(k0, k1),
+        }
     }
 
     /// The ISN for a connection between `local` and `remote` at `now` (RFC 6528 §3).
@@ -66,7 +68,11 @@ mod tests {
         let x = g.isn(t, a(1000), a(80));
         assert_eq!(x, g.isn(t, a(1000), a(80)), "deterministic");
         assert_ne!(x, g.isn(t, a(1001), a(80)), "tuple changes ISN");
-        assert_ne!(x, IsnGenerator::new(2).isn(t, a(1000), a(80)), "secret changes ISN");
+        assert_ne!(
+            x,
+            IsnGenerator::new(2).isn(t, a(1000), a(80)),
+            "secret changes ISN"
+        );
         let later = g.isn(t + crate::time::Duration::from_micros(400), a(1000), a(80));
         assert_eq!(later.diff(x), 100, "M ticks every 4 µs");
     }

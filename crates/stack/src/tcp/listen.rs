@@ -28,17 +28,33 @@ pub(crate) struct Listener {
 
 impl Tcp {
     /// LISTEN (RFC 9293 §3.10.1): one listener per port.
-    pub fn listen(&mut self, local: SocketAddrV4, backlog: usize) -> Result<ListenerHandle, TcpError> {
+    pub fn listen(
+        &mut self,
+        local: SocketAddrV4,
+        backlog: usize,
+    ) -> Result<ListenerHandle, TcpError> {
         if local.port() == 0 {
             return Err(TcpError::AddrNotAvailable);
         }
         if self.listen_by_port.contains_key(&local.port()) {
             return Err(TcpError::AddrInUse);
         }
-        let backlog = if backlog == 0 { self.config.default_backlog } else { backlog };
+        let backlog = if backlog == 0 {
+            self.config.default_backlog
+        } else {
+            backlog
+        };
         self.next_listener = self.next_listener.wrapping_add(1);
         let h = ListenerHandle(self.next_listener);
-        self.listeners.insert(h, Listener { local, backlog, accept: VecDeque::new(), syn_count: 0 });
+        self.listeners.insert(
+            h,
+            Listener {
+                local,
+                backlog,
+                accept: VecDeque::new(),
+                syn_count: 0,
+            },
+        );
         self.listen_by_port.insert(local.port(), h);
         Ok(h)
     }
@@ -65,14 +81,25 @@ impl Tcp {
     /// "any outstanding RECEIVEs are returned"; embryonic connections have no owner left).
     pub fn close_listener(&mut self, l: ListenerHandle) {
         let now = self.last_now;
-        let Some(lst) = self.listeners.remove(&l) else { return };
+        let Some(lst) = self.listeners.remove(&l) else {
+            return;
+        };
         if self.listen_by_port.get(&lst.local.port()) == Some(&l) {
             self.listen_by_port.remove(&lst.local.port());
         }
-        let orphans: Vec<ConnHandle> =
-            self.conns.iter().filter(|(_, c)| c.listener == Some(l)).map(|(h, _)| *h).collect();
+        let orphans: Vec<ConnHandle> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.listener == Some(l))
+            .map(|(h, _)| *h)
+            .collect();
         for h in orphans {
-            let mut env = Env { now, cfg: &self.config, counters: &mut self.counters, events: &mut self.events };
+            let mut env = Env {
+                now,
+                cfg: &self.config,
+                counters: &mut self.counters,
+                events: &mut self.events,
+            };
             if let Some(c) = self.conns.get_mut(&h) {
                 c.listener = None;
                 c.in_accept_queue = false;
@@ -106,7 +133,9 @@ impl Tcp {
             self.counters.drop_listen_other += 1;
             return;
         }
-        let Some(lst) = self.listeners.get(&l) else { return };
+        let Some(lst) = self.listeners.get(&l) else {
+            return;
+        };
         let syn_full = lst.syn_count >= self.config.max_syn_backlog;
         let accept_full = lst.accept.len() >= lst.backlog;
         let conns_full = self.conns.len() >= self.config.max_connections;
@@ -118,14 +147,30 @@ impl Tcp {
             } else {
                 self.counters.drop_too_many_connections += 1;
             }
-            self.events.emit(now, || TcpEvent::SynDropped { listener: l, remote });
+            self.events.emit(now, || TcpEvent::SynDropped {
+                listener: l,
+                remote,
+            });
             return;
         }
         let Some(h) = self.alloc_handle() else { return };
         let iss = self.new_isn(now, local, remote);
-        let mut c = Conn::new(&self.config, h, local, remote, iss, self.mss, TcpState::Listen);
+        let mut c = Conn::new(
+            &self.config,
+            h,
+            local,
+            remote,
+            iss,
+            self.mss,
+            TcpState::Listen,
+        );
         c.listener = Some(l);
-        let mut env = Env { now, cfg: &self.config, counters: &mut self.counters, events: &mut self.events };
+        let mut env = Env {
+            now,
+            cfg: &self.config,
+            counters: &mut self.counters,
+            events: &mut self.events,
+        };
         c.take_syn_options(&env, seg);
         c.snd_wnd = seg.window as u32; // unscaled in a SYN (RFC 7323 §2.2)
         c.max_snd_wnd = c.snd_wnd;

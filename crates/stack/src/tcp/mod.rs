@@ -62,8 +62,8 @@ use crate::event::EventKind;
 use crate::time::{Duration, Instant};
 
 use conn::{Conn, Env};
-pub use event::{CongestionReason, RetransmitReason, TcpEvent};
 use event::EventBuf;
+pub use event::{CongestionReason, RetransmitReason, TcpEvent};
 pub use info::{TcpConfig, TcpCounters, TcpInfo};
 use input::Segment;
 use isn::IsnGenerator;
@@ -201,7 +201,14 @@ impl Tcp {
     }
 
     /// Handle one segment addressed to us (IP header and TCP checksum already verified).
-    pub(crate) fn process(&mut self, now: Instant, ctx: &mut Ctx<'_>, src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) {
+    pub(crate) fn process(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        segment: &[u8],
+    ) {
         self.begin(now, ctx);
         self.process_inner(now, src, dst, segment);
         self.end(ctx);
@@ -214,7 +221,8 @@ impl Tcp {
             return;
         };
         let caps = ChecksumCapabilities::ignored();
-        let Ok(repr) = TcpRepr::parse(&pkt, &IpAddress::Ipv4(src), &IpAddress::Ipv4(dst), &caps) else {
+        let Ok(repr) = TcpRepr::parse(&pkt, &IpAddress::Ipv4(src), &IpAddress::Ipv4(dst), &caps)
+        else {
             self.counters.drop_malformed += 1;
             return;
         };
@@ -222,10 +230,19 @@ impl Tcp {
         let local = SocketAddrV4::new(dst, repr.dst_port);
         let remote = SocketAddrV4::new(src, repr.src_port);
         if let Some(&h) = self.by_tuple.get(&(local, remote)) {
-            let Some(c) = self.conns.get_mut(&h) else { return };
-            c.accept_room =
-                c.listener.and_then(|l| self.listeners.get(&l)).is_none_or(|l| l.accept.len() < l.backlog);
-            let mut env = Env { now, cfg: &self.config, counters: &mut self.counters, events: &mut self.events };
+            let Some(c) = self.conns.get_mut(&h) else {
+                return;
+            };
+            c.accept_room = c
+                .listener
+                .and_then(|l| self.listeners.get(&l))
+                .is_none_or(|l| l.accept.len() < l.backlog);
+            let mut env = Env {
+                now,
+                cfg: &self.config,
+                counters: &mut self.counters,
+                events: &mut self.events,
+            };
             c.on_segment(&mut env, &seg);
             self.mark_ready(h);
             self.after(h);
@@ -249,13 +266,26 @@ impl Tcp {
     }
 
     /// Queue a RST for a segment without connection (bounded).
-    fn queue_rst(&mut self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4, seq: Seq, ack: Option<Seq>) {
+    fn queue_rst(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: Seq,
+        ack: Option<Seq>,
+    ) {
         if self.rsts.len() >= self.config.max_pending_rsts {
             self.counters.drop_rst_queue_full += 1;
             return;
         }
-        self.events.emit(now, || TcpEvent::ResetSent { local, remote });
-        self.rsts.push_back(PendingRst { local, remote, seq, ack });
+        self.events
+            .emit(now, || TcpEvent::ResetSent { local, remote });
+        self.rsts.push_back(PendingRst {
+            local,
+            remote,
+            seq,
+            ack,
+        });
     }
 
     /// ICMP destination unreachable quoting one of our segments (RFC 1122 §4.2.3.9).
@@ -269,7 +299,12 @@ impl Tcp {
                     self.counters.drop_icmp_out_of_window += 1;
                 } else if err.hard && matches!(c.state, TcpState::SynSent | TcpState::SynReceived) {
                     self.counters.icmp_hard_errors += 1;
-                    let mut env = Env { now, cfg: &self.config, counters: &mut self.counters, events: &mut self.events };
+                    let mut env = Env {
+                        now,
+                        cfg: &self.config,
+                        counters: &mut self.counters,
+                        events: &mut self.events,
+                    };
                     c.abort_with(&mut env, err.error);
                 } else {
                     self.counters.icmp_soft_errors += 1;
@@ -282,7 +317,12 @@ impl Tcp {
     }
 
     /// Write the next segment to send at the start of `out`.
-    pub(crate) fn poll_transmit(&mut self, now: Instant, ctx: &mut Ctx<'_>, out: &mut [u8]) -> Option<TcpTransmit> {
+    pub(crate) fn poll_transmit(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        out: &mut [u8],
+    ) -> Option<TcpTransmit> {
         self.begin(now, ctx);
         let r = self.poll_transmit_inner(now, out);
         self.end(ctx);
@@ -294,13 +334,24 @@ impl Tcp {
             if let Some(len) = output::emit_rst(out, r.local, r.remote, r.seq, r.ack) {
                 self.counters.resets_sent += 1;
                 self.counters.segments_out += 1;
-                return Some(TcpTransmit { src: *r.local.ip(), dst: *r.remote.ip(), len });
+                return Some(TcpTransmit {
+                    src: *r.local.ip(),
+                    dst: *r.remote.ip(),
+                    len,
+                });
             }
         }
         while let Some(h) = self.ready.pop_front() {
-            let Some(c) = self.conns.get_mut(&h) else { continue };
+            let Some(c) = self.conns.get_mut(&h) else {
+                continue;
+            };
             c.queued = false;
-            let mut env = Env { now, cfg: &self.config, counters: &mut self.counters, events: &mut self.events };
+            let mut env = Env {
+                now,
+                cfg: &self.config,
+                counters: &mut self.counters,
+                events: &mut self.events,
+            };
             let res = c.poll_segment(&mut env, out);
             let (src, dst) = (*c.local.ip(), *c.remote.ip());
             if let Some(len) = res {
@@ -328,12 +379,19 @@ impl Tcp {
                 break;
             }
             self.heap.pop();
-            let Some(c) = self.conns.get_mut(&h) else { continue };
+            let Some(c) = self.conns.get_mut(&h) else {
+                continue;
+            };
             if c.scheduled != Some(t) {
                 continue; // superseded entry
             }
             c.scheduled = None;
-            let mut env = Env { now, cfg: &self.config, counters: &mut self.counters, events: &mut self.events };
+            let mut env = Env {
+                now,
+                cfg: &self.config,
+                counters: &mut self.counters,
+                events: &mut self.events,
+            };
             while let Some(timer) = c.timers.take_expired(now) {
                 c.on_timer(&mut env, timer);
             }
@@ -355,9 +413,14 @@ impl Tcp {
 
     /// Bookkeeping after anything touched connection `h`: accept queue, deletion, timer heap.
     fn after(&mut self, h: ConnHandle) {
-        let Some(c) = self.conns.get_mut(&h) else { return };
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
         if let Some(l) = c.listener {
-            let synchronized = !matches!(c.state, TcpState::SynReceived | TcpState::Closed | TcpState::Listen);
+            let synchronized = !matches!(
+                c.state,
+                TcpState::SynReceived | TcpState::Closed | TcpState::Listen
+            );
             if synchronized && !c.in_accept_queue {
                 if let Some(lst) = self.listeners.get_mut(&l) {
                     lst.syn_count = lst.syn_count.saturating_sub(1);
@@ -417,9 +480,15 @@ impl Tcp {
         let span = u16::MAX - EPHEMERAL_FIRST + 1;
         for _ in 0..span {
             let p = self.next_port;
-            self.next_port = if p == u16::MAX { EPHEMERAL_FIRST } else { p + 1 };
+            self.next_port = if p == u16::MAX {
+                EPHEMERAL_FIRST
+            } else {
+                p + 1
+            };
             let local = SocketAddrV4::new(local_ip, p);
-            if !self.by_tuple.contains_key(&(local, remote)) && !self.listen_by_port.contains_key(&p) {
+            if !self.by_tuple.contains_key(&(local, remote))
+                && !self.listen_by_port.contains_key(&p)
+            {
                 return Ok(p);
             }
         }
@@ -454,7 +523,11 @@ impl Tcp {
             return Err(TcpError::TooManyConnections);
         }
         let port = match local_port {
-            Some(p) if self.by_tuple.contains_key(&(SocketAddrV4::new(local_ip, p), remote)) => {
+            Some(p)
+                if self
+                    .by_tuple
+                    .contains_key(&(SocketAddrV4::new(local_ip, p), remote)) =>
+            {
                 return Err(TcpError::AddrInUse)
             }
             Some(p) => p,
@@ -463,8 +536,21 @@ impl Tcp {
         let h = self.alloc_handle().ok_or(TcpError::TooManyConnections)?;
         let local = SocketAddrV4::new(local_ip, port);
         let iss = self.new_isn(now, local, remote);
-        let mut c = Conn::new(&self.config, h, local, remote, iss, self.mss, TcpState::Closed);
-        let mut env = Env { now, cfg: &self.config, counters: &mut self.counters, events: &mut self.events };
+        let mut c = Conn::new(
+            &self.config,
+            h,
+            local,
+            remote,
+            iss,
+            self.mss,
+            TcpState::Closed,
+        );
+        let mut env = Env {
+            now,
+            cfg: &self.config,
+            counters: &mut self.counters,
+            events: &mut self.events,
+        };
         c.set_state(&mut env, TcpState::SynSent);
         env.counters.active_opens += 1;
         self.by_tuple.insert((local, remote), h);
@@ -482,9 +568,19 @@ impl Tcp {
         f: impl FnOnce(&mut Conn, &mut Env<'_>) -> Result<R, TcpError>,
     ) -> Result<R, TcpError> {
         self.last_now = self.last_now.max(now);
-        let conn = self.conns.get_mut(&c).filter(|x| !x.orphan && !x.in_accept_queue);
-        let Some(conn) = conn else { return Err(TcpError::InvalidHandle) };
-        let mut env = Env { now, cfg: &self.config, counters: &mut self.counters, events: &mut self.events };
+        let conn = self
+            .conns
+            .get_mut(&c)
+            .filter(|x| !x.orphan && !x.in_accept_queue);
+        let Some(conn) = conn else {
+            return Err(TcpError::InvalidHandle);
+        };
+        let mut env = Env {
+            now,
+            cfg: &self.config,
+            counters: &mut self.counters,
+            events: &mut self.events,
+        };
         let r = f(conn, &mut env);
         self.mark_ready(c);
         self.after(c);

@@ -41,7 +41,11 @@ mod tests {
     fn rfc6691_2_mss_is_min_of_both() {
         assert_eq!(effective_send_mss(Some(9000), 1460, 64), 1460);
         assert_eq!(effective_send_mss(Some(1200), 1460, 64), 1200);
-        assert_eq!(effective_send_mss(Some(1), 1460, 64), 64, "clamped against tiny MSS");
+        assert_eq!(
+            effective_send_mss(Some(1), 1460, 64),
+            64,
+            "clamped against tiny MSS"
+        );
     }
 
     /// RFC 7323 §2.2/§2.3: both sides must offer; shifts cap at 14.

@@ -51,12 +51,23 @@ pub(crate) fn emit(
         buf.copy_out(offset, &mut out[hlen..hlen + len]);
     }
     let mut pkt = TcpPacket::new_unchecked(&mut out[..hlen + len]);
-    repr.emit(&mut pkt, &IpAddress::Ipv4(local), &IpAddress::Ipv4(remote), &ChecksumCapabilities::default());
+    repr.emit(
+        &mut pkt,
+        &IpAddress::Ipv4(local),
+        &IpAddress::Ipv4(remote),
+        &ChecksumCapabilities::default(),
+    );
     Some(hlen + len)
 }
 
 /// A bare RST (RFC 9293 §3.10.7.1): `<SEQ=seq><ACK=ack><CTL=RST(,ACK)>`.
-pub(crate) fn emit_rst(out: &mut [u8], local: SocketAddrV4, remote: SocketAddrV4, seq: Seq, ack: Option<Seq>) -> Option<usize> {
+pub(crate) fn emit_rst(
+    out: &mut [u8],
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seq: Seq,
+    ack: Option<Seq>,
+) -> Option<usize> {
     let repr = TcpRepr {
         src_port: local.port(),
         dst_port: remote.port(),
@@ -86,7 +97,13 @@ impl Conn {
         if self.rst_pending {
             self.rst_pending = false;
             env.counters.resets_sent += 1;
-            let n = emit_rst(out, self.local, self.remote, self.snd_nxt, Some(self.rcv_nxt));
+            let n = emit_rst(
+                out,
+                self.local,
+                self.remote,
+                self.snd_nxt,
+                Some(self.rcv_nxt),
+            );
             self.set_state(env, TcpState::Closed);
             return n;
         }
@@ -96,17 +113,37 @@ impl Conn {
                 if self.snd_nxt != self.iss {
                     return None;
                 }
-                Out { control: TcpControl::Syn, seq: self.iss, ack: None, syn_options: true, data: (0, 0) }
+                Out {
+                    control: TcpControl::Syn,
+                    seq: self.iss,
+                    ack: None,
+                    syn_options: true,
+                    data: (0, 0),
+                }
             }
             TcpState::SynReceived => {
                 if self.snd_nxt != self.iss && !self.ack_now {
                     return None;
                 }
-                Out { control: TcpControl::Syn, seq: self.iss, ack: Some(self.rcv_nxt), syn_options: true, data: (0, 0) }
+                Out {
+                    control: TcpControl::Syn,
+                    seq: self.iss,
+                    ack: Some(self.rcv_nxt),
+                    syn_options: true,
+                    data: (0, 0),
+                }
             }
-            _ => self.next_synchronized(env, room.min(self.mss))?,
+            _ => match self.next_synchronized(env, room.min(self.mss)) {
+                Some(o) => o,
+                None => {
+                    self.update_persist(env);
+                    return None;
+                }
+            },
         };
-        self.write_out(env, out, o)
+        let n = self.write_out(env, out, o);
+        self.update_persist(env);
+        n
     }
 
     /// Decide the next segment in a synchronized state.
@@ -114,21 +151,37 @@ impl Conn {
         let ack = Some(self.rcv_nxt);
         let buf_seq = self.buf_seq();
         let buf_len = self.sendbuf.len() as u32;
-        let fin_state = matches!(self.state, TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck);
+        let fin_state = matches!(
+            self.state,
+            TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+        );
         // Fast retransmit / partial ACK: resend from SND.UNA without touching SND.NXT.
         if let Some(reason) = self.rexmit_head.take() {
             if self.snd_una != self.snd_max {
                 let offset = buf_seq.dist_to(self.snd_una) as usize;
-                let len = (buf_len as usize).saturating_sub(offset).min(mss as usize).min(self.flight() as usize);
+                let len = (buf_len as usize)
+                    .saturating_sub(offset)
+                    .min(mss as usize)
+                    .min(self.flight() as usize);
                 let end = self.snd_una + len as u32;
                 let fin = self.fin_seq == Some(end) && fin_state;
                 self.retransmit_event(env, reason);
                 self.info.retransmits += 1;
                 self.info.bytes_retransmitted += len as u64;
                 env.counters.retransmitted_segments += 1;
-                let control = if fin { TcpControl::Fin } else { TcpControl::None };
+                let control = if fin {
+                    TcpControl::Fin
+                } else {
+                    TcpControl::None
+                };
                 if len > 0 || fin {
-                    return Some(Out { control, seq: self.snd_una, ack, syn_options: false, data: (offset, len) });
+                    return Some(Out {
+                        control,
+                        seq: self.snd_una,
+                        ack,
+                        syn_options: false,
+                        data: (offset, len),
+                    });
                 }
             }
         }
@@ -152,7 +205,8 @@ impl Conn {
             max_snd_wnd: self.max_snd_wnd,
             nodelay: self.nodelay || fin_here,
         };
-        if (len > 0 && (is_resend || decision.allows())) || fin_here {
+        if (len > 0 && (is_resend || self.sws_override || decision.allows())) || fin_here {
+            self.sws_override = false;
             let seq = self.snd_nxt;
             if is_resend {
                 self.info.bytes_retransmitted += len as u64;
@@ -164,17 +218,35 @@ impl Conn {
             } else {
                 TcpControl::None
             };
-            return Some(Out { control, seq, ack, syn_options: false, data: (offset as usize, len as usize) });
+            return Some(Out {
+                control,
+                seq,
+                ack,
+                syn_options: false,
+                data: (offset as usize, len as usize),
+            });
         }
         if self.probe_pending || self.keepalive_pending {
             // <SEQ=SND.UNA-1><CTL=ACK>: an old sequence number forces an ACK carrying the
             // current window (RFC 9293 §3.8.4, §3.8.6.1).
             self.probe_pending = false;
             self.keepalive_pending = false;
-            return Some(Out { control: TcpControl::None, seq: self.snd_una - 1, ack, syn_options: false, data: (0, 0) });
+            return Some(Out {
+                control: TcpControl::None,
+                seq: self.snd_una - 1,
+                ack,
+                syn_options: false,
+                data: (0, 0),
+            });
         }
         if self.ack_now {
-            return Some(Out { control: TcpControl::None, seq: self.snd_nxt, ack, syn_options: false, data: (0, 0) });
+            return Some(Out {
+                control: TcpControl::None,
+                seq: self.snd_nxt,
+                ack,
+                syn_options: false,
+                data: (0, 0),
+            });
         }
         None
     }
@@ -191,13 +263,13 @@ impl Conn {
         }
         let offered = self.rcv_nxt.dist_to(self.rcv_adv);
         let w = self.recvbuf.window_to_offer(offered, self.mss);
-        let shift = self.rcv_shift;
-        let mut field = (w >> shift).min(u16::MAX as u32);
-        if (field << shift) < offered {
-            // Rounding must not shrink what was already offered.
-            field = (offered.div_ceil(1 << shift)).min(u16::MAX as u32);
-        }
-        self.rcv_adv = self.rcv_adv.max_seq(self.rcv_nxt + (field << shift));
+        // Round down to the scale unit: rounding up would offer space we do not have. The
+        // right edge may then appear to move left by less than one unit (RFC 7323 §2.4); we
+        // keep accepting up to the old edge (RCV.ADV only grows).
+        let field = (w >> self.rcv_shift).min(u16::MAX as u32);
+        self.rcv_adv = self
+            .rcv_adv
+            .max_seq(self.rcv_nxt + (field << self.rcv_shift));
         field as u16
     }
 
@@ -212,8 +284,16 @@ impl Conn {
             seq_number: o.seq.to_wire(),
             ack_number: o.ack.map(Seq::to_wire),
             window_len,
-            window_scale: if o.syn_options { self.wscale_offered } else { None },
-            max_seg_size: if o.syn_options { Some(self.our_mss) } else { None },
+            window_scale: if o.syn_options {
+                self.wscale_offered
+            } else {
+                None
+            },
+            max_seg_size: if o.syn_options {
+                Some(self.our_mss)
+            } else {
+                None
+            },
             sack_permitted: false,
             sack_ranges: [None; 3],
             timestamp: None,
@@ -227,7 +307,11 @@ impl Conn {
             // Each out-of-order arrival is owed its own duplicate ACK (RFC 5681 §4.2), so the
             // sender can count three of them even when segments arrive in a batch.
             let pure = o.data.1 == 0 && o.control == TcpControl::None;
-            self.dup_acks_owed = if pure { self.dup_acks_owed.saturating_sub(1) } else { 0 };
+            self.dup_acks_owed = if pure {
+                self.dup_acks_owed.saturating_sub(1)
+            } else {
+                0
+            };
             self.ack_now = self.dup_acks_owed > 0;
             self.segs_since_ack = 0;
             self.timers.stop(Timer::DelayedAck);

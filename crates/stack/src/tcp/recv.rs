@@ -51,7 +51,13 @@ pub(crate) struct RecvBuffer {
 impl RecvBuffer {
     /// A buffer of at most `cap` bytes and `max_blocks` out-of-order blocks.
     pub fn new(cap: usize, max_blocks: usize) -> Self {
-        RecvBuffer { ready: VecDeque::new(), cap, ooo: Vec::new(), ooo_bytes: 0, max_blocks }
+        RecvBuffer {
+            ready: VecDeque::new(),
+            cap,
+            ooo: Vec::new(),
+            ooo_bytes: 0,
+            max_blocks,
+        }
     }
 
     /// Bytes the application can read.
@@ -147,7 +153,11 @@ impl RecvBuffer {
             while i < self.ooo.len() && self.ooo[i].end() <= cur {
                 i += 1;
             }
-            let gap_end = if i < self.ooo.len() { self.ooo[i].seq.min_seq(end) } else { end };
+            let gap_end = if i < self.ooo.len() {
+                self.ooo[i].seq.min_seq(end)
+            } else {
+                end
+            };
             if cur < gap_end {
                 if self.ooo.len() >= self.max_blocks {
                     res.dropped += cur.dist_to(end);
@@ -155,7 +165,13 @@ impl RecvBuffer {
                 }
                 let from = seq.dist_to(cur) as usize;
                 let to = seq.dist_to(gap_end) as usize;
-                self.ooo.insert(i, Block { seq: cur, data: data[from..to].to_vec() });
+                self.ooo.insert(
+                    i,
+                    Block {
+                        seq: cur,
+                        data: data[from..to].to_vec(),
+                    },
+                );
                 self.ooo_bytes += to - from;
                 i += 1;
                 cur = gap_end;
@@ -261,7 +277,11 @@ mod tests {
         assert_eq!(b.window_to_offer(0, 1000), 0);
         let mut small = [0u8; 500];
         b.read(&mut small);
-        assert_eq!(b.window_to_offer(0, 1000), 0, "500 < MSS: keep window closed");
+        assert_eq!(
+            b.window_to_offer(0, 1000),
+            0,
+            "500 < MSS: keep window closed"
+        );
         b.read(&mut small);
         assert_eq!(b.window_to_offer(0, 1000), 1000, "one MSS free: open");
     }

@@ -21,7 +21,14 @@ pub(crate) struct RttEstimator {
 impl RttEstimator {
     /// RFC 6298 (2.1): before any measurement RTO is the initial value (1 s by default).
     pub fn new(initial: Duration, min: Duration, max: Duration) -> Self {
-        RttEstimator { srtt: None, rttvar: Duration::ZERO, rto: initial.clamp(min, max), backoff: 0, min, max }
+        RttEstimator {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: initial.clamp(min, max),
+            backoff: 0,
+            min,
+            max,
+        }
     }
 
     /// Feed one RTT measurement. Callers apply Karn's algorithm (RFC 6298 §3): never sample a

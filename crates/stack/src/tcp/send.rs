@@ -18,7 +18,10 @@ pub(crate) struct SendBuffer {
 impl SendBuffer {
     /// An empty buffer that will hold at most `cap` bytes (memory grows only as data is queued).
     pub fn new(cap: usize) -> Self {
-        SendBuffer { buf: VecDeque::new(), cap }
+        SendBuffer {
+            buf: VecDeque::new(),
+            cap,
+        }
     }
 
     /// Queue as much of `data` as fits; returns the number of bytes taken.
@@ -104,7 +107,9 @@ impl SendDecision {
         }
         // Fs = 1/2 of the maximum window (RFC 9293 §3.8.6.2.1 suggests 1/2), but only when
         // Nagle does not hold it back.
-        (self.nodelay || self.in_flight == 0) && self.max_snd_wnd > 0 && self.len >= self.max_snd_wnd / 2
+        (self.nodelay || self.in_flight == 0)
+            && self.max_snd_wnd > 0
+            && self.len >= self.max_snd_wnd / 2
     }
 }
 
@@ -127,7 +132,14 @@ mod tests {
     }
 
     fn d(len: u32, unsent: u32, in_flight: u32, nodelay: bool) -> SendDecision {
-        SendDecision { len, unsent, in_flight, mss: 1000, max_snd_wnd: 65535, nodelay }
+        SendDecision {
+            len,
+            unsent,
+            in_flight,
+            mss: 1000,
+            max_snd_wnd: 65535,
+            nodelay,
+        }
     }
 
     /// RFC 9293 §3.7.4 (Nagle): a small segment waits while data is in flight.
@@ -136,7 +148,10 @@ mod tests {
         assert!(d(10, 10, 0, false).allows(), "nothing in flight: send");
         assert!(!d(10, 10, 500, false).allows(), "in flight: wait");
         assert!(d(10, 10, 500, true).allows(), "nodelay: send");
-        assert!(d(1000, 1500, 500, false).allows(), "full segment always goes");
+        assert!(
+            d(1000, 1500, 500, false).allows(),
+            "full segment always goes"
+        );
     }
 
     /// RFC 9293 §3.8.6.2.1: sender SWS avoidance: no partial segment unless it drains the queue

@@ -23,8 +23,14 @@ pub enum Timer {
 
 impl Timer {
     /// All timers, in table order.
-    pub const ALL: [Timer; 6] =
-        [Timer::Rto, Timer::DelayedAck, Timer::Persist, Timer::KeepAlive, Timer::TimeWait, Timer::FinWait2];
+    pub const ALL: [Timer; 6] = [
+        Timer::Rto,
+        Timer::DelayedAck,
+        Timer::Persist,
+        Timer::KeepAlive,
+        Timer::TimeWait,
+        Timer::FinWait2,
+    ];
 
     fn index(self) -> usize {
         self as usize
@@ -118,7 +124,10 @@ mod tests {
         t.set(Timer::DelayedAck, Instant::from_millis(40));
         assert_eq!(t.next(), Some(Instant::from_millis(40)));
         assert_eq!(t.take_expired(Instant::from_millis(39)), None);
-        assert_eq!(t.take_expired(Instant::from_millis(40)), Some(Timer::DelayedAck));
+        assert_eq!(
+            t.take_expired(Instant::from_millis(40)),
+            Some(Timer::DelayedAck)
+        );
         assert_eq!(t.next(), Some(Instant::from_millis(300)));
         t.stop(Timer::Rto);
         assert_eq!(t.next(), None);

@@ -127,7 +127,13 @@ mod tests {
     const MSS: u32 = 1000;
 
     fn s(ack: u32, acked: u32, flight: u32, snd_max: u32) -> AckSample {
-        AckSample { ack: Seq(ack), bytes_acked: acked, flight, snd_max: Seq(snd_max), mss: MSS }
+        AckSample {
+            ack: Seq(ack),
+            bytes_acked: acked,
+            flight,
+            snd_max: Seq(snd_max),
+            mss: MSS,
+        }
     }
 
     /// RFC 5681 §3.1: slow start grows by min(N, SMSS) per ACK; IW per RFC 3390.
@@ -166,14 +172,20 @@ mod tests {
         let flight = 10_000;
         assert!(!c.on_dup_ack(&s(0, 0, flight, 10_000), 1));
         assert!(!c.on_dup_ack(&s(0, 0, flight, 10_000), 2));
-        assert!(c.on_dup_ack(&s(0, 0, flight, 10_000), 3), "fast retransmit on third");
+        assert!(
+            c.on_dup_ack(&s(0, 0, flight, 10_000), 3),
+            "fast retransmit on third"
+        );
         assert!(c.in_recovery());
         assert_eq!(c.ssthresh(), 5000);
         assert_eq!(c.cwnd(), 8000, "ssthresh + 3*SMSS");
         c.on_dup_ack(&s(0, 0, flight, 10_000), 4);
         assert_eq!(c.cwnd(), 9000, "inflate per extra dup ACK");
         // Partial ACK: 2000 acked, recover = 10000 not reached.
-        assert!(c.on_ack(&s(2000, 2000, flight, 10_000)), "partial ACK retransmits");
+        assert!(
+            c.on_ack(&s(2000, 2000, flight, 10_000)),
+            "partial ACK retransmits"
+        );
         assert!(c.in_recovery());
         assert_eq!(c.cwnd(), 8000, "deflate by 2000, add back one SMSS");
         // Full ACK.

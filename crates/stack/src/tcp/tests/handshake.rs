@@ -20,26 +20,46 @@ fn rfc9293_3_5_handshake_transfer_and_close() {
     assert_eq!(f.received, data, "byte-exact");
     let c = f.client.unwrap();
     // The client half-closed first; after the server's FIN it must be in TIME-WAIT.
-    p.run_until(Duration::from_secs(1), |p| p.b.tcp.state(c) == Some(TcpState::TimeWait));
+    p.run_until(Duration::from_secs(1), |p| {
+        p.b.tcp.state(c) == Some(TcpState::TimeWait)
+    });
     assert_eq!(p.b.tcp.state(c), Some(TcpState::TimeWait));
     let info = p.b.tcp.info(c).unwrap();
     assert_eq!(info.bytes_acked, 100_000);
     assert!(info.srtt.is_some());
     // RFC 9293 §3.4.2: TIME-WAIT lasts 2*MSL, then CLOSED.
     let entered = p.now;
-    p.run_until(Duration::from_secs(120), |p| p.b.tcp.state(c) == Some(TcpState::Closed));
+    p.run_until(Duration::from_secs(120), |p| {
+        p.b.tcp.state(c) == Some(TcpState::Closed)
+    });
     assert_eq!(p.b.tcp.state(c), Some(TcpState::Closed));
     let waited = p.now - entered;
-    assert!(waited >= cfg.msl * 2 - Duration::from_millis(100), "waited {:?}", waited);
-    assert!(waited <= cfg.msl * 2 + Duration::from_secs(1), "waited {:?}", waited);
+    assert!(
+        waited >= cfg.msl * 2 - Duration::from_millis(100),
+        "waited {:?}",
+        waited
+    );
+    assert!(
+        waited <= cfg.msl * 2 + Duration::from_secs(1),
+        "waited {:?}",
+        waited
+    );
     // The server closed as passive closer: LAST-ACK -> CLOSED, gone from the table.
     assert_eq!(p.a.tcp.connection_count(), 0);
     p.b.tcp.close(p.now, c);
     assert_eq!(p.b.tcp.connection_count(), 0);
     // Events recorded the transitions.
     let ev = p.b.take_events();
-    let states: Vec<TcpState> =
-        ev.iter().filter_map(|e| if let TcpEvent::StateChange { to, .. } = e { Some(*to) } else { None }).collect();
+    let states: Vec<TcpState> = ev
+        .iter()
+        .filter_map(|e| {
+            if let TcpEvent::StateChange { to, .. } = e {
+                Some(*to)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(
         states,
         [
@@ -51,7 +71,9 @@ fn rfc9293_3_5_handshake_transfer_and_close() {
             TcpState::Closed
         ]
     );
-    assert!(ev.iter().all(|e| e.rfc().is_some() && !e.to_string().is_empty()));
+    assert!(ev
+        .iter()
+        .all(|e| e.rfc().is_some() && !e.to_string().is_empty()));
 }
 
 /// RFC 9293 §3.10.7.1: a SYN to a closed port gets RST,ACK; the connect fails with
@@ -67,7 +89,10 @@ fn rfc9293_3_10_7_1_connect_to_closed_port_is_refused() {
         f.client_error.is_some()
     });
     assert_eq!(f.client_error, Some(TcpError::ConnectionRefused));
-    assert!(p.now - start <= Duration::from_millis(50), "refused within one RTT");
+    assert!(
+        p.now - start <= Duration::from_millis(50),
+        "refused within one RTT"
+    );
     assert_eq!(p.a.stats.tcp.resets_sent, 1);
 }
 
@@ -79,17 +104,28 @@ fn rfc9293_3_5_simultaneous_open() {
     let mut p = Pair::new(&cfg, 3);
     let now = p.now;
     let (tcp, mut ctx) = p.a.ctx();
-    let ca = tcp.connect_inner(now, A_IP, Some(5000), SocketAddrV4::new(B_IP, 6000)).unwrap();
+    let ca = tcp
+        .connect_inner(now, A_IP, Some(5000), SocketAddrV4::new(B_IP, 6000))
+        .unwrap();
     let _ = &mut ctx;
     let (tcp, _ctx) = p.b.ctx();
-    let cb = tcp.connect_inner(now, B_IP, Some(6000), SocketAddrV4::new(A_IP, 5000)).unwrap();
+    let cb = tcp
+        .connect_inner(now, B_IP, Some(6000), SocketAddrV4::new(A_IP, 5000))
+        .unwrap();
     p.run_until(Duration::from_secs(5), |p| {
-        p.a.tcp.state(ca) == Some(TcpState::Established) && p.b.tcp.state(cb) == Some(TcpState::Established)
+        p.a.tcp.state(ca) == Some(TcpState::Established)
+            && p.b.tcp.state(cb) == Some(TcpState::Established)
     });
     assert_eq!(p.a.tcp.state(ca), Some(TcpState::Established));
     assert_eq!(p.b.tcp.state(cb), Some(TcpState::Established));
     let ev = p.a.take_events();
-    assert!(ev.iter().any(|e| matches!(e, TcpEvent::StateChange { to: TcpState::SynReceived, .. })));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        TcpEvent::StateChange {
+            to: TcpState::SynReceived,
+            ..
+        }
+    )));
     p.a.tcp.send(p.now, ca, b"hello").unwrap();
     p.drive(Duration::from_secs(1));
     let mut buf = [0u8; 16];
@@ -117,7 +153,13 @@ fn rfc9293_3_6_simultaneous_close() {
     for h in [&mut p.a, &mut p.b] {
         let ev = h.take_events();
         assert!(
-            ev.iter().any(|e| matches!(e, TcpEvent::StateChange { to: TcpState::Closing, .. })),
+            ev.iter().any(|e| matches!(
+                e,
+                TcpEvent::StateChange {
+                    to: TcpState::Closing,
+                    ..
+                }
+            )),
             "both pass through CLOSING"
         );
     }
@@ -160,7 +202,9 @@ fn rfc9293_3_6_half_close_data_flows_in_fin_wait_2() {
     assert_eq!(got, reply);
     assert_eq!(p.b.tcp.state(c), Some(TcpState::FinWait2));
     p.a.tcp.close(p.now, s);
-    p.run_until(Duration::from_secs(5), |p| p.b.tcp.state(c) == Some(TcpState::TimeWait));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.tcp.state(c) == Some(TcpState::TimeWait)
+    });
     assert_eq!(p.b.tcp.state(c), Some(TcpState::TimeWait));
     assert_eq!(p.b.tcp.recv(p.now, c, &mut buf), Ok(0));
 }
@@ -171,12 +215,18 @@ fn rfc9293_3_6_half_close_data_flows_in_fin_wait_2() {
 fn listen_backlog_limits_accept_queue() {
     let cfg = TcpConfig::default();
     let mut p = Pair::new(&cfg, 6);
-    let l = p.a.tcp.listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 2).unwrap();
+    let l =
+        p.a.tcp
+            .listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 2)
+            .unwrap();
     let mut clients = Vec::new();
     for _ in 0..5 {
         let now = p.now;
         let (tcp, mut ctx) = p.b.ctx();
-        clients.push(tcp.connect(now, &mut ctx, B_IP, SocketAddrV4::new(A_IP, 80)).unwrap());
+        clients.push(
+            tcp.connect(now, &mut ctx, B_IP, SocketAddrV4::new(A_IP, 80))
+                .unwrap(),
+        );
     }
     p.run_until(Duration::from_secs(3), |_| false);
     let queued = p.a.tcp.listeners[&l].accept.len();
@@ -200,8 +250,15 @@ fn listen_backlog_limits_accept_queue() {
 fn many_parallel_connections_through_one_listener() {
     let cfg = TcpConfig::default();
     let mut p = Pair::new(&cfg, 7);
-    p.impair = Impair { loss: 2.0, dup: 1.0, reorder: 2.0 };
-    let l = p.a.tcp.listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 64).unwrap();
+    p.impair = Impair {
+        loss: 2.0,
+        dup: 1.0,
+        reorder: 2.0,
+    };
+    let l =
+        p.a.tcp
+            .listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 64)
+            .unwrap();
     let n = 40;
     let mut flows: Vec<Flow> = (0..n)
         .map(|i| {
@@ -219,7 +276,13 @@ fn many_parallel_connections_through_one_listener() {
         }
         for f in flows.iter_mut() {
             if f.server.is_none() {
-                let port = p.b.tcp.info(f.client.unwrap()).unwrap().local.unwrap().port();
+                let port =
+                    p.b.tcp
+                        .info(f.client.unwrap())
+                        .unwrap()
+                        .local
+                        .unwrap()
+                        .port();
                 f.server = by_port.get(&port).copied();
             }
             f.poll(p, None);

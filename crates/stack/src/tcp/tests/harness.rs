@@ -25,11 +25,22 @@ impl Host {
     pub fn new(ip: Ipv4Addr, cfg: &TcpConfig, seed: u64) -> Host {
         let mut events = EventSink::new(1 << 20);
         events.set_enabled(true);
-        Host { tcp: Tcp::new(cfg, seed, (MTU - 40) as u16), ip, events, stats: Stats::default() }
+        Host {
+            tcp: Tcp::new(cfg, seed, (MTU - 40) as u16),
+            ip,
+            events,
+            stats: Stats::default(),
+        }
     }
 
     pub fn ctx(&mut self) -> (&mut Tcp, Ctx<'_>) {
-        (&mut self.tcp, Ctx { events: &mut self.events, stats: &mut self.stats })
+        (
+            &mut self.tcp,
+            Ctx {
+                events: &mut self.events,
+                stats: &mut self.stats,
+            },
+        )
     }
 
     /// Take all recorded TCP events.
@@ -124,7 +135,9 @@ impl Pair {
                 let now = self.now;
                 let host = if to_b { &mut self.a } else { &mut self.b };
                 let (tcp, mut ctx) = host.ctx();
-                let Some(t) = tcp.poll_transmit(now, &mut ctx, &mut buf) else { break };
+                let Some(t) = tcp.poll_transmit(now, &mut ctx, &mut buf) else {
+                    break;
+                };
                 let data = buf[..t.len].to_vec();
                 if let Some(f) = self.filter.as_mut() {
                     if !f(to_b, &data) {
@@ -141,9 +154,21 @@ impl Pair {
                     at += self.latency / 2 + Duration::from_micros((self.rand() * 100.0) as u64);
                 }
                 if self.rand() < self.impair.dup {
-                    self.wire.push(Wire { at: at + Duration::from_micros(50), to_b, src: t.src, dst: t.dst, data: data.clone() });
+                    self.wire.push(Wire {
+                        at: at + Duration::from_micros(50),
+                        to_b,
+                        src: t.src,
+                        dst: t.dst,
+                        data: data.clone(),
+                    });
                 }
-                self.wire.push(Wire { at, to_b, src: t.src, dst: t.dst, data });
+                self.wire.push(Wire {
+                    at,
+                    to_b,
+                    src: t.src,
+                    dst: t.dst,
+                    data,
+                });
             }
         }
     }
@@ -155,7 +180,9 @@ impl Pair {
         let next_wire = self.wire.iter().map(|w| w.at).min();
         let next_a = self.a.tcp.poll_timeout();
         let next_b = self.b.tcp.poll_timeout();
-        let Some(next) = [next_wire, next_a, next_b].into_iter().flatten().min() else { return false };
+        let Some(next) = [next_wire, next_a, next_b].into_iter().flatten().min() else {
+            return false;
+        };
         if next > self.now {
             self.now = next;
         }
@@ -242,7 +269,11 @@ pub struct Flow {
 impl Flow {
     /// Listener on `a:port` (if `listen`), connection from `b`.
     pub fn start(p: &mut Pair, data: Vec<u8>, port: u16, listen: bool) -> Flow {
-        let listener = listen.then(|| p.a.tcp.listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), 0).unwrap());
+        let listener = listen.then(|| {
+            p.a.tcp
+                .listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), 0)
+                .unwrap()
+        });
         let mut f = Flow {
             listener,
             port,
@@ -265,7 +296,10 @@ impl Flow {
     pub fn connect(&mut self, p: &mut Pair) {
         let now = p.now;
         let (tcp, mut ctx) = p.b.ctx();
-        self.client = Some(tcp.connect(now, &mut ctx, B_IP, SocketAddrV4::new(A_IP, self.port)).unwrap());
+        self.client = Some(
+            tcp.connect(now, &mut ctx, B_IP, SocketAddrV4::new(A_IP, self.port))
+                .unwrap(),
+        );
     }
 
     /// Run the application side once.

@@ -5,7 +5,7 @@
 mod harness;
 mod script;
 
+mod flow;
 mod handshake;
 mod reliability;
-mod flow;
 mod states;

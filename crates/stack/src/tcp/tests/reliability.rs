@@ -11,7 +11,10 @@ use crate::tcp::{RetransmitReason, TcpConfig, TcpEvent, TcpIcmpError, TcpState};
 use crate::time::Duration;
 
 fn seeds() -> u64 {
-    std::env::var("TCPLAB_TCP_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6)
+    std::env::var("TCPLAB_TCP_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6)
 }
 
 /// Bulk transfers are byte-exact under 5% loss, 2% duplication and 5% reordering, for several
@@ -21,10 +24,18 @@ fn bulk_transfer_byte_exact_under_loss_dup_reorder() {
     for seed in 0..seeds() {
         let cfg = TcpConfig::default();
         let mut p = Pair::new(&cfg, seed);
-        p.impair = Impair { loss: 5.0, dup: 2.0, reorder: 5.0 };
+        p.impair = Impair {
+            loss: 5.0,
+            dup: 2.0,
+            reorder: 5.0,
+        };
         let data = pattern(300_000, seed);
         let f = transfer(&mut p, data.clone(), Duration::from_secs(600));
-        assert!(f.eof, "seed {seed}: finished (errors {:?} {:?})", f.client_error, f.server_error);
+        assert!(
+            f.eof,
+            "seed {seed}: finished (errors {:?} {:?})",
+            f.client_error, f.server_error
+        );
         assert_eq!(f.received.len(), data.len(), "seed {seed}");
         assert!(f.received == data, "seed {seed}: byte-exact");
     }
@@ -36,7 +47,11 @@ fn bulk_transfer_byte_exact_under_ten_percent_loss() {
     for seed in 100..100 + seeds() / 2 + 1 {
         let cfg = TcpConfig::default();
         let mut p = Pair::new(&cfg, seed);
-        p.impair = Impair { loss: 10.0, dup: 1.0, reorder: 3.0 };
+        p.impair = Impair {
+            loss: 10.0,
+            dup: 1.0,
+            reorder: 3.0,
+        };
         let data = pattern(100_000, seed);
         let f = transfer(&mut p, data.clone(), Duration::from_secs(1200));
         assert!(f.eof, "seed {seed}: finished");
@@ -51,7 +66,11 @@ fn rfc9293_3_4_sequence_wrap_during_transfer() {
     let mut p = Pair::new(&cfg, 9);
     p.a.tcp.isn_override = Some(u32::MAX - 20_000);
     p.b.tcp.isn_override = Some(u32::MAX - 1_000);
-    p.impair = Impair { loss: 3.0, dup: 1.0, reorder: 3.0 };
+    p.impair = Impair {
+        loss: 3.0,
+        dup: 1.0,
+        reorder: 3.0,
+    };
     let data = pattern(200_000, 9);
     let f = transfer(&mut p, data.clone(), Duration::from_secs(300));
     assert!(f.eof);
@@ -81,7 +100,13 @@ fn rfc5681_3_2_fast_retransmit_repairs_single_loss() {
     assert_eq!(st.fast_retransmits, 1, "{st:?}");
     assert_eq!(st.rto_expirations, 0, "no timeout needed");
     let ev = p.b.take_events();
-    assert!(ev.iter().any(|e| matches!(e, TcpEvent::Retransmit { reason: RetransmitReason::FastRetransmit, .. })));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        TcpEvent::Retransmit {
+            reason: RetransmitReason::FastRetransmit,
+            ..
+        }
+    )));
     assert!(ev.iter().any(|e| matches!(e, TcpEvent::Congestion { .. })));
 }
 
@@ -103,14 +128,28 @@ fn rfc6582_3_2_partial_acks_repair_multiple_losses() {
     assert!(f.received == data);
     assert_eq!(p.b.stats.tcp.fast_retransmits, 1, "one recovery episode");
     let ev = p.b.take_events();
-    assert!(ev.iter().filter(|e| matches!(e, TcpEvent::Retransmit { reason: RetransmitReason::PartialAck, .. })).count() >= 2);
+    assert!(
+        ev.iter()
+            .filter(|e| matches!(
+                e,
+                TcpEvent::Retransmit {
+                    reason: RetransmitReason::PartialAck,
+                    ..
+                }
+            ))
+            .count()
+            >= 2
+    );
 }
 
 /// RFC 1122 §4.2.3.5: a peer that stops acknowledging makes the connection fail with TimedOut
 /// after the configured number of retransmissions; nothing panics, memory stays bounded.
 #[test]
 fn rfc1122_4_2_3_5_peer_stops_acking_times_out() {
-    let cfg = TcpConfig { max_retransmits: 5, ..TcpConfig::default() };
+    let cfg = TcpConfig {
+        max_retransmits: 5,
+        ..TcpConfig::default()
+    };
     let mut p = Pair::new(&cfg, 12);
     let mut f = Flow::start(&mut p, pattern(1_000_000, 12), 80, true);
     let mut blackhole = false;
@@ -133,7 +172,10 @@ fn rfc1122_4_2_3_5_peer_stops_acking_times_out() {
 /// RFC 1122 §4.2.3.5 for SYN: a silent host makes connect fail with TimedOut.
 #[test]
 fn rfc1122_4_2_3_5_syn_retransmissions_then_timeout() {
-    let cfg = TcpConfig { max_syn_retransmits: 3, ..TcpConfig::default() };
+    let cfg = TcpConfig {
+        max_syn_retransmits: 3,
+        ..TcpConfig::default()
+    };
     let mut p = Pair::new(&cfg, 13);
     p.filter = Some(Box::new(|_, _| false));
     let mut f = Flow::start(&mut p, vec![1], 80, true);
@@ -150,7 +192,10 @@ fn rfc1122_4_2_3_5_syn_retransmissions_then_timeout() {
 /// remembered and reported when the connection times out.
 #[test]
 fn rfc1122_4_2_3_9_icmp_hard_and_soft_errors() {
-    let cfg = TcpConfig { max_syn_retransmits: 2, ..TcpConfig::default() };
+    let cfg = TcpConfig {
+        max_syn_retransmits: 2,
+        ..TcpConfig::default()
+    };
     let mut p = Pair::new(&cfg, 14);
     p.filter = Some(Box::new(|_, _| false));
     let f = Flow::start(&mut p, vec![], 80, false);
@@ -163,12 +208,42 @@ fn rfc1122_4_2_3_9_icmp_hard_and_soft_errors() {
     let now = p.now;
     let (tcp, mut ctx) = p.b.ctx();
     // Out-of-flight sequence number: ignored (RFC 5927 §4.1).
-    tcp.icmp_error(now, &mut ctx, TcpIcmpError { local, remote, seq: iss + 5000, hard: true, error: TcpError::HostUnreachable });
+    tcp.icmp_error(
+        now,
+        &mut ctx,
+        TcpIcmpError {
+            local,
+            remote,
+            seq: iss + 5000,
+            hard: true,
+            error: TcpError::HostUnreachable,
+        },
+    );
     assert_eq!(tcp.state(c), Some(TcpState::SynSent));
-    tcp.icmp_error(now, &mut ctx, TcpIcmpError { local, remote, seq: iss, hard: false, error: TcpError::HostUnreachable });
-    assert_eq!(tcp.state(c), Some(TcpState::SynSent), "soft: remembered only");
-    p.run_until(Duration::from_secs(60), |p| p.b.tcp.state(c) == Some(TcpState::Closed));
-    assert_eq!(p.b.tcp.recv(p.now, c, &mut [0u8; 1]), Err(TcpError::HostUnreachable), "soft error reported on timeout");
+    tcp.icmp_error(
+        now,
+        &mut ctx,
+        TcpIcmpError {
+            local,
+            remote,
+            seq: iss,
+            hard: false,
+            error: TcpError::HostUnreachable,
+        },
+    );
+    assert_eq!(
+        tcp.state(c),
+        Some(TcpState::SynSent),
+        "soft: remembered only"
+    );
+    p.run_until(Duration::from_secs(60), |p| {
+        p.b.tcp.state(c) == Some(TcpState::Closed)
+    });
+    assert_eq!(
+        p.b.tcp.recv(p.now, c, &mut [0u8; 1]),
+        Err(TcpError::HostUnreachable),
+        "soft error reported on timeout"
+    );
 
     let mut f2 = Flow::start(&mut p, vec![], 80, false);
     p.flush();
@@ -177,8 +252,22 @@ fn rfc1122_4_2_3_9_icmp_hard_and_soft_errors() {
     let iss = p.b.tcp.conns[&c2].iss.0;
     let now = p.now;
     let (tcp, mut ctx) = p.b.ctx();
-    tcp.icmp_error(now, &mut ctx, TcpIcmpError { local, remote, seq: iss, hard: true, error: TcpError::ConnectionRefused });
-    assert_eq!(tcp.state(c2), Some(TcpState::Closed), "hard error aborts SYN-SENT");
+    tcp.icmp_error(
+        now,
+        &mut ctx,
+        TcpIcmpError {
+            local,
+            remote,
+            seq: iss,
+            hard: true,
+            error: TcpError::ConnectionRefused,
+        },
+    );
+    assert_eq!(
+        tcp.state(c2),
+        Some(TcpState::Closed),
+        "hard error aborts SYN-SENT"
+    );
     f2.poll(&mut p, None);
     assert_eq!(f2.client_error, Some(TcpError::ConnectionRefused));
 }
@@ -202,9 +291,22 @@ fn rfc9293_3_8_4_keepalive() {
     });
     let c = f.client.unwrap();
     p.run_until(Duration::from_secs(100), |_| false);
-    assert_eq!(p.b.tcp.state(c), Some(TcpState::Established), "live peer answers probes");
-    assert!(p.b.take_events().iter().any(|e| matches!(e, TcpEvent::KeepAliveProbe { .. })));
+    assert_eq!(
+        p.b.tcp.state(c),
+        Some(TcpState::Established),
+        "live peer answers probes"
+    );
+    assert!(p
+        .b
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, TcpEvent::KeepAliveProbe { .. })));
     p.filter = Some(Box::new(|_, _| false));
-    p.run_until(Duration::from_secs(100), |p| p.b.tcp.state(c) == Some(TcpState::Closed));
-    assert_eq!(p.b.tcp.recv(p.now, c, &mut [0u8; 1]), Err(TcpError::TimedOut));
+    p.run_until(Duration::from_secs(100), |p| {
+        p.b.tcp.state(c) == Some(TcpState::Closed)
+    });
+    assert_eq!(
+        p.b.tcp.recv(p.now, c, &mut [0u8; 1]),
+        Err(TcpError::TimedOut)
+    );
 }

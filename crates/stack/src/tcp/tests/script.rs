@@ -24,7 +24,15 @@ pub struct S {
 
 impl S {
     pub fn new(ctl: TcpControl, seq: u32, ack: Option<u32>) -> S {
-        S { ctl, seq, ack, win: 65535, mss: None, wscale: None, data: Vec::new() }
+        S {
+            ctl,
+            seq,
+            ack,
+            win: 65535,
+            mss: None,
+            wscale: None,
+            data: Vec::new(),
+        }
     }
     pub fn data(mut self, d: &[u8]) -> S {
         self.data = d.to_vec();
@@ -102,9 +110,17 @@ impl Script {
         let (tcp, mut ctx) = self.host.ctx();
         let t = tcp.poll_transmit(now, &mut ctx, &mut buf)?;
         let pkt = TcpPacket::new_checked(&buf[..t.len]).unwrap();
-        assert!(pkt.verify_checksum(&IpAddress::Ipv4(t.src), &IpAddress::Ipv4(t.dst)), "checksum");
-        let r = TcpRepr::parse(&pkt, &IpAddress::Ipv4(t.src), &IpAddress::Ipv4(t.dst), &ChecksumCapabilities::default())
-            .unwrap();
+        assert!(
+            pkt.verify_checksum(&IpAddress::Ipv4(t.src), &IpAddress::Ipv4(t.dst)),
+            "checksum"
+        );
+        let r = TcpRepr::parse(
+            &pkt,
+            &IpAddress::Ipv4(t.src),
+            &IpAddress::Ipv4(t.dst),
+            &ChecksumCapabilities::default(),
+        )
+        .unwrap();
         Some(S {
             ctl: r.control,
             seq: r.seq_number.0 as u32,
@@ -150,7 +166,10 @@ impl Script {
         syn.mss = Some(1000);
         self.send(syn);
         let synack = self.recv().expect("SYN,ACK");
-        assert_eq!((synack.ctl, synack.seq, synack.ack), (TcpControl::Syn, 10_000, Some(5001)));
+        assert_eq!(
+            (synack.ctl, synack.seq, synack.ack),
+            (TcpControl::Syn, 10_000, Some(5001))
+        );
         self.send(S::new(TcpControl::None, 5001, Some(10_001)));
         let c = self.host.tcp.accept(l).expect("accepted");
         assert_eq!(self.host.tcp.state(c), Some(TcpState::Established));
@@ -161,14 +180,19 @@ impl Script {
     pub fn establish_active(&mut self) -> ConnHandle {
         let now = self.now;
         let (tcp, mut ctx) = self.host.ctx();
-        let c = tcp.connect_inner(now, A_IP, Some(LPORT), self.peer).unwrap();
+        let c = tcp
+            .connect_inner(now, A_IP, Some(LPORT), self.peer)
+            .unwrap();
         let syn = self.recv().expect("SYN");
         assert_eq!((syn.ctl, syn.seq, syn.ack), (TcpControl::Syn, 10_000, None));
         let mut synack = S::new(TcpControl::Syn, 5000, Some(10_001));
         synack.mss = Some(1000);
         self.send(synack);
         let ack = self.recv().expect("ACK");
-        assert_eq!((ack.ctl, ack.seq, ack.ack), (TcpControl::None, 10_001, Some(5001)));
+        assert_eq!(
+            (ack.ctl, ack.seq, ack.ack),
+            (TcpControl::None, 10_001, Some(5001))
+        );
         assert_eq!(self.host.tcp.state(c), Some(TcpState::Established));
         c
     }

@@ -21,7 +21,9 @@ fn rfc9293_3_10_7_3_rst_in_syn_sent() {
     let mut s = script();
     let now = s.now;
     let (tcp, mut ctx) = s.host.ctx();
-    let c = tcp.connect_inner(now, super::harness::A_IP, Some(LPORT), s.peer).unwrap();
+    let c = tcp
+        .connect_inner(now, super::harness::A_IP, Some(LPORT), s.peer)
+        .unwrap();
     let _ = &mut ctx;
     assert_eq!(s.recv().unwrap().ctl, Syn);
     s.send(S::new(Rst, 0, None)); // no ACK: ignored
@@ -32,7 +34,10 @@ fn rfc9293_3_10_7_3_rst_in_syn_sent() {
     s.send(S::new(Rst, 0, Some(10_001)));
     assert_eq!(s.state(c), Some(TcpState::Closed));
     let mut b = [0u8; 4];
-    assert_eq!(s.host.tcp.recv(s.now, c, &mut b), Err(TcpError::ConnectionRefused));
+    assert_eq!(
+        s.host.tcp.recv(s.now, c, &mut b),
+        Err(TcpError::ConnectionRefused)
+    );
 }
 
 /// RFC 9293 §3.10.7.3: an unacceptable ACK in SYN-SENT is answered with <SEQ=SEG.ACK><RST>.
@@ -41,7 +46,9 @@ fn rfc9293_3_10_7_3_bad_ack_in_syn_sent_gets_rst() {
     let mut s = script();
     let now = s.now;
     let (tcp, _) = s.host.ctx();
-    let c = tcp.connect_inner(now, super::harness::A_IP, Some(LPORT), s.peer).unwrap();
+    let c = tcp
+        .connect_inner(now, super::harness::A_IP, Some(LPORT), s.peer)
+        .unwrap();
     s.recv().unwrap();
     s.send(S::new(Syn, 5000, Some(9_000)));
     let r = s.recv().unwrap();
@@ -64,10 +71,17 @@ fn rfc9293_3_10_7_2_listen() {
     syn.wscale = Some(2);
     s.send(syn);
     let r = s.recv().unwrap();
-    assert_eq!((r.ctl, r.ack, r.mss, r.wscale), (Syn, Some(5001), Some(1460), Some(7)));
+    assert_eq!(
+        (r.ctl, r.ack, r.mss, r.wscale),
+        (Syn, Some(5001), Some(1460), Some(7))
+    );
     s.send_from(40001, S::new(Syn, 7000, None));
     let r = s.recv().unwrap();
-    assert_eq!((r.ctl, r.wscale), (Syn, None), "no window scale unless offered");
+    assert_eq!(
+        (r.ctl, r.wscale),
+        (Syn, None),
+        "no window scale unless offered"
+    );
 }
 
 /// RFC 9293 §3.10.7.4 / RFC 5961 §3.2: in ESTABLISHED a RST with SEG.SEQ = RCV.NXT resets,
@@ -86,8 +100,14 @@ fn rfc5961_3_2_rst_in_established() {
     s.send(S::new(Rst, 5001, None));
     assert_eq!(s.state(c), Some(TcpState::Closed));
     let mut b = [0u8; 4];
-    assert_eq!(s.host.tcp.recv(s.now, c, &mut b), Err(TcpError::ConnectionReset));
-    assert_eq!(s.host.tcp.send(s.now, c, b"x"), Err(TcpError::ConnectionReset));
+    assert_eq!(
+        s.host.tcp.recv(s.now, c, &mut b),
+        Err(TcpError::ConnectionReset)
+    );
+    assert_eq!(
+        s.host.tcp.send(s.now, c, b"x"),
+        Err(TcpError::ConnectionReset)
+    );
 }
 
 /// RFC 9293 §3.10.7.4: RST in SYN-RECEIVED from a passive open returns to LISTEN (the
@@ -118,7 +138,10 @@ fn rfc9293_3_10_7_4_rst_in_closing_states() {
     assert_eq!(s.state(c), Some(TcpState::FinWait1));
     s.send(S::new(Rst, 5001, None));
     assert_eq!(s.state(c), Some(TcpState::Closed));
-    assert_eq!(s.host.tcp.recv(s.now, c, &mut [0u8; 4]), Err(TcpError::ConnectionReset));
+    assert_eq!(
+        s.host.tcp.recv(s.now, c, &mut [0u8; 4]),
+        Err(TcpError::ConnectionReset)
+    );
     // FIN-WAIT-2
     let mut s = script();
     let c = s.establish_passive();
@@ -127,7 +150,10 @@ fn rfc9293_3_10_7_4_rst_in_closing_states() {
     s.send(S::new(N, 5001, Some(10_002)));
     assert_eq!(s.state(c), Some(TcpState::FinWait2));
     s.send(S::new(Rst, 5001, None));
-    assert_eq!(s.host.tcp.recv(s.now, c, &mut [0u8; 4]), Err(TcpError::ConnectionReset));
+    assert_eq!(
+        s.host.tcp.recv(s.now, c, &mut [0u8; 4]),
+        Err(TcpError::ConnectionReset)
+    );
     // CLOSE-WAIT
     let mut s = script();
     let c = s.establish_passive();
@@ -143,7 +169,11 @@ fn rfc9293_3_10_7_4_rst_in_closing_states() {
     assert_eq!(s.state(c), Some(TcpState::LastAck));
     s.send(S::new(Rst, 5002, None));
     assert_eq!(s.state(c), Some(TcpState::Closed));
-    assert_eq!(s.host.tcp.recv(s.now, c, &mut [0u8; 4]), Ok(0), "no reset error after our close");
+    assert_eq!(
+        s.host.tcp.recv(s.now, c, &mut [0u8; 4]),
+        Ok(0),
+        "no reset error after our close"
+    );
     // CLOSING
     let mut s = script();
     let c = s.establish_passive();
@@ -200,11 +230,19 @@ fn rfc9293_3_10_7_4_fin_after_gap() {
     let mut s = script();
     let c = s.establish_passive();
     s.send(S::new(Fin, 5001 + 5, Some(10_001)).data(b"world"));
-    assert_eq!(s.recv().unwrap().ack, Some(5001), "out of order: immediate dup ACK");
+    assert_eq!(
+        s.recv().unwrap().ack,
+        Some(5001),
+        "out of order: immediate dup ACK"
+    );
     assert_eq!(s.state(c), Some(TcpState::Established));
     s.send(S::new(N, 5001, Some(10_001)).data(b"hello"));
     assert_eq!(s.state(c), Some(TcpState::CloseWait));
-    assert_eq!(s.recv().unwrap().ack, Some(5001 + 11), "data and FIN acknowledged");
+    assert_eq!(
+        s.recv().unwrap().ack,
+        Some(5001 + 11),
+        "data and FIN acknowledged"
+    );
     let mut b = [0u8; 32];
     assert_eq!(s.host.tcp.recv(s.now, c, &mut b), Ok(10));
     assert_eq!(&b[..10], b"helloworld");
@@ -224,7 +262,11 @@ fn rfc9293_3_10_7_4_time_wait_fin_restarts_timer() {
     assert_eq!(s.recv().unwrap().ack, Some(5002));
     s.advance(cfg.msl);
     s.send(S::new(Fin, 5001, Some(10_002)));
-    assert_eq!(s.recv().unwrap().ack, Some(5002), "retransmitted FIN is ACKed");
+    assert_eq!(
+        s.recv().unwrap().ack,
+        Some(5002),
+        "retransmitted FIN is ACKed"
+    );
     s.advance(cfg.msl * 2 - Duration::from_millis(10));
     assert_eq!(s.state(c), Some(TcpState::TimeWait), "timer restarted");
     s.advance(Duration::from_millis(20));
@@ -235,7 +277,10 @@ fn rfc9293_3_10_7_4_time_wait_fin_restarts_timer() {
 /// SYNs are dropped and counted; memory does not grow.
 #[test]
 fn syn_flood_is_bounded() {
-    let cfg = TcpConfig { max_syn_backlog: 16, ..TcpConfig::default() };
+    let cfg = TcpConfig {
+        max_syn_backlog: 16,
+        ..TcpConfig::default()
+    };
     let mut s = Script::new(&cfg);
     s.listen();
     for i in 0..1000u16 {
