@@ -1,14 +1,17 @@
 //! End-to-end tests of the runtime and the socket API: two runtimes (two stacks, two event
 //! loops) over the in-memory link pair, on the real clock.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddrV4};
 use std::time::Duration;
 
 use tcplab_link::memory;
 use tcplab_stack::icmp::PingEvent;
 use tcplab_stack::{Config, Stack};
 
-use crate::net::{ping, UdpSocket};
+use crate::cmd::serve::{serve_http, ServeCounters};
+use crate::http::Url;
+use crate::net::{ping, TcpListener, TcpStream, UdpSocket};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::setup::derived_mac;
 
@@ -59,4 +62,93 @@ fn udp_datagrams_cross_both_ways() {
     sb.send_to(b"pong", from).unwrap();
     let (n, from) = sa.recv_from(&mut buf).unwrap();
     assert_eq!((&buf[..n], from), (&b"pong"[..], SocketAddrV4::new(B, 7)));
+}
+
+fn echo_roundtrip(impair: Option<&str>, len: usize) {
+    let (a, b) = pair(impair);
+    let listener = TcpListener::bind(&b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), 0).unwrap();
+    let server = std::thread::spawn(move || {
+        let (s, _) = listener.accept_timeout(T).unwrap();
+        s.set_read_timeout(T).unwrap();
+        crate::cmd::serve::echo(&s, &ServeCounters::default()).unwrap();
+    });
+    let c =
+        std::sync::Arc::new(TcpStream::connect_timeout(&a, SocketAddrV4::new(B, 7), T).unwrap());
+    c.set_read_timeout(T).unwrap();
+    assert_eq!(c.peer_addr().unwrap(), SocketAddrV4::new(B, 7));
+    let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+    let writer = {
+        let (c, data) = (c.clone(), data.clone());
+        std::thread::spawn(move || {
+            (&*c).write_all(&data).unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+        })
+    };
+    let mut back = Vec::new();
+    (&*c).read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    server.join().unwrap();
+    assert_eq!(back.len(), data.len());
+    assert!(back == data, "echoed bytes differ");
+}
+
+#[test]
+fn tcp_echo_with_half_close() {
+    echo_roundtrip(None, 300_000);
+}
+
+#[test]
+fn connect_to_a_closed_port_is_refused_quickly() {
+    let (a, _b) = pair(None);
+    let start = std::time::Instant::now();
+    let err = TcpStream::connect_timeout(&a, SocketAddrV4::new(B, 9), T).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn http_downloads_from_many_concurrent_clients() {
+    let (a, b) = pair(None);
+    let dir = std::env::temp_dir().join(format!("tcplab-e2e-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.join("f.bin"), &body).unwrap();
+    let root = dir.canonicalize().unwrap();
+    let listener = TcpListener::bind(&b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 0).unwrap();
+    const CLIENTS: usize = 8;
+    let server = std::thread::spawn(move || {
+        let mut threads = Vec::new();
+        for _ in 0..CLIENTS + 1 {
+            let (s, _) = listener.accept_timeout(T).unwrap();
+            let root = root.clone();
+            threads.push(std::thread::spawn(move || {
+                s.set_read_timeout(T).unwrap();
+                serve_http(&s, &root, &ServeCounters::default()).unwrap();
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let a = a.handle();
+            std::thread::spawn(move || {
+                let url: Url = format!("http://{B}/f.bin").parse().unwrap();
+                let mut out = Vec::new();
+                let d = crate::cmd::get::fetch(&a, &url, &mut out, false, T).unwrap();
+                assert_eq!(d.bytes, out.len() as u64);
+                out
+            })
+        })
+        .collect();
+    for c in clients {
+        assert!(c.join().unwrap() == body);
+    }
+    // A missing file is a 404 error, on a connection of its own.
+    let url: Url = format!("http://{B}/missing").parse().unwrap();
+    let err = crate::cmd::get::fetch(&a, &url, &mut Vec::new(), false, T).unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    server.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
