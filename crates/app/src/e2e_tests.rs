@@ -152,3 +152,73 @@ fn http_downloads_from_many_concurrent_clients() {
     server.join().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Raw HTTP/1.1 exchanges with `serve_http` on one keep-alive connection: GET, HEAD, 404,
+/// traversal (403), then a malformed request (400 and close).
+#[test]
+fn http_server_answers_per_rfc_9112_on_one_connection() {
+    let (a, b) = pair(None);
+    let dir = std::env::temp_dir().join(format!("tcplab-e2e-raw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hello.txt"), b"hello world\n").unwrap();
+    let root = dir.canonicalize().unwrap();
+    let listener =
+        TcpListener::bind(&b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8080), 0).unwrap();
+    let server = std::thread::spawn(move || {
+        let (s, _) = listener.accept_timeout(T).unwrap();
+        s.set_read_timeout(T).unwrap();
+        let counters = ServeCounters::default();
+        serve_http(&s, &root, &counters).unwrap();
+        counters
+    });
+    let c = TcpStream::connect_timeout(&a, SocketAddrV4::new(B, 8080), T).unwrap();
+    c.set_read_timeout(T).unwrap();
+    // Two pipelined requests in one write, then three more.
+    (&c).write_all(
+        b"GET /hello.txt HTTP/1.1\r\nHost: b\r\n\r\nHEAD /hello.txt HTTP/1.1\r\nHost: b\r\n\r\n",
+    )
+    .unwrap();
+    (&c)
+        .write_all(b"GET /nope HTTP/1.1\r\nHost: b\r\n\r\nGET /../etc/passwd HTTP/1.1\r\nHost: b\r\n\r\nBREW /pot HTCPCP/1.0\r\n\r\n")
+        .unwrap();
+    let mut reader = std::io::BufReader::new(&c);
+    let mut expect = |status: u16, body: Option<&[u8]>| {
+        let resp = crate::http::read_response(&mut reader).unwrap();
+        assert_eq!(resp.status, status);
+        let len = resp.fields.content_length().unwrap().unwrap();
+        if let Some(body) = body {
+            assert_eq!(len as usize, body.len());
+            let mut got = vec![0u8; body.len()];
+            reader.read_exact(&mut got).unwrap();
+            assert_eq!(got, body);
+        } else if status != 200 {
+            let mut got = vec![0u8; len as usize];
+            reader.read_exact(&mut got).unwrap();
+        }
+        resp
+    };
+    expect(200, Some(b"hello world\n"));
+    let head = expect(200, None);
+    assert_eq!(
+        head.fields.content_length().unwrap(),
+        Some(12),
+        "HEAD announces the GET length"
+    );
+    expect(404, None);
+    expect(403, None);
+    let bad = expect(400, None);
+    assert!(bad.fields.has_token("connection", "close"));
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "nothing after the 400: {rest:?}");
+    let counters = server.join().unwrap();
+    assert_eq!(
+        counters.http_2xx.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    assert_eq!(
+        counters.http_4xx.load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
