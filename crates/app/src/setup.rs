@@ -4,6 +4,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use tcplab_link::impair::{Direction, Impair, ImpairConfig};
 use tcplab_link::Link;
 use tcplab_stack::{Config, EthernetAddress, Stack};
 
@@ -32,38 +33,45 @@ pub fn stack_config(opts: &LinkOpts) -> Result<Config, AppError> {
     Ok(config)
 }
 
-/// Parse an impairment spec (`loss=1%,delay=20ms`). The seed comes from `--seed` unless the
-/// spec names one.
-pub fn impair_config(spec: &str, seed: u64) -> Result<ImpairSpec, AppError> {
-    Err(AppError::Usage(format!(
-        "--impair {spec} (seed {seed}): impairment is not available in this build yet"
-    )))
+/// Parse an impairment spec (`loss=1%,delay=20ms`, see `tcplab_link::impair::config`). The
+/// seed comes from `--seed` unless the spec names one; bad specs are configuration errors.
+pub fn impair_config(spec: &str, seed: u64) -> Result<ImpairConfig, AppError> {
+    let mut config: ImpairConfig = spec.parse()?;
+    if !spec_has_key(spec, "seed") {
+        config.seed = seed;
+    }
+    Ok(config)
 }
 
-/// Impairment parameters (the link crate's, once available).
-#[derive(Debug, Clone)]
-pub struct ImpairSpec {
-    /// The spec string.
-    pub spec: String,
-    /// The seed.
-    pub seed: u64,
+/// Whether a `key=value,...` spec sets `key`.
+fn spec_has_key(spec: &str, key: &str) -> bool {
+    spec.split(',')
+        .filter_map(|kv| kv.split('=').next())
+        .any(|k| k.trim().eq_ignore_ascii_case(key))
 }
 
 /// Whether this build can write pcap files (the link crate's writer is being merged).
 pub const PCAP_SUPPORTED: bool = false;
 
 /// Wrap `link` with impairment and a pcap writer as asked.
+///
+/// The capture sits between the impairment and the wire: it records the frames that really
+/// left (after loss, delay, duplication) and every frame that arrived, as a tap on the cable
+/// at our port would.
 pub fn wrap_link(
     link: Box<dyn Link>,
-    impair: Option<ImpairSpec>,
+    impair: Option<ImpairConfig>,
     pcap: Option<&Path>,
 ) -> Result<Box<dyn Link>, AppError> {
-    if impair.is_some() || pcap.is_some() {
+    if pcap.is_some() {
         return Err(AppError::Usage(
-            "impairment and pcap capture are not available in this build yet".into(),
+            "pcap capture is not available in this build yet".into(),
         ));
     }
-    Ok(link)
+    match impair {
+        Some(config) => Ok(Box::new(Impair::new(link, config)?)),
+        None => Ok(link),
+    }
 }
 
 /// Open the link the options name.
@@ -86,7 +94,19 @@ pub fn start(opts: &LinkOpts, name: &str) -> Result<Runtime, AppError> {
         ));
     }
     let config = stack_config(opts)?;
-    let link = open_link(opts)?;
+    let impair = match &opts.impair {
+        Some(spec) => {
+            let mut c = impair_config(spec, opts.seed)?;
+            // On a real link, impair both directions unless the spec says otherwise: what
+            // tcplab sends and what it receives see the same network.
+            if !spec_has_key(spec, "dir") {
+                c.dir = Direction::Both;
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let link = wrap_link(open_link(opts)?, impair, opts.pcap.as_deref())?;
     let stack = Stack::new(config)?;
     let rt_opts = RuntimeOptions {
         name: name.to_string(),
@@ -99,6 +119,16 @@ pub fn start(opts: &LinkOpts, name: &str) -> Result<Runtime, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impair_spec_takes_the_cli_seed_unless_it_names_one() {
+        assert_eq!(impair_config("loss=1%", 9).unwrap().seed, 9);
+        assert_eq!(impair_config("loss=1%,SEED=3", 9).unwrap().seed, 3);
+        let err = impair_config("loss=abc", 1).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let line = err.to_string();
+        assert!(line.contains("loss") && !line.contains('\n'), "{line}");
+    }
 
     #[test]
     fn derived_mac_is_locally_administered_unicast() {
