@@ -33,6 +33,7 @@ use std::os::fd::RawFd;
 
 pub mod impair;
 pub mod memory;
+pub mod pcap;
 mod queue;
 pub mod rng;
 mod sys;
