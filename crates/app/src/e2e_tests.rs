@@ -28,9 +28,9 @@ fn pair(impair: Option<&str>) -> (Runtime, Runtime) {
         c.seed += 1;
         c
     });
-    let la = wrap_link(Box::new(la), imp, None).unwrap();
-    let lb = wrap_link(Box::new(lb), imp_b, None).unwrap();
     let epoch = std::time::Instant::now();
+    let la = wrap_link(Box::new(la), imp, None, epoch).unwrap();
+    let lb = wrap_link(Box::new(lb), imp_b, None, epoch).unwrap();
     let start = |name: &str, addr, link| {
         let stack = Stack::new(Config::new(derived_mac(addr), addr, 24)).unwrap();
         let opts = RuntimeOptions {

@@ -3,8 +3,10 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tcplab_link::impair::{Direction, Impair, ImpairConfig};
+use tcplab_link::pcap::Pcap;
 use tcplab_link::Link;
 use tcplab_stack::{Config, EthernetAddress, Stack};
 
@@ -50,24 +52,30 @@ fn spec_has_key(spec: &str, key: &str) -> bool {
         .any(|k| k.trim().eq_ignore_ascii_case(key))
 }
 
-/// Whether this build can write pcap files (the link crate's writer is being merged).
-pub const PCAP_SUPPORTED: bool = false;
-
 /// Wrap `link` with impairment and a pcap writer as asked.
 ///
-/// The capture sits between the impairment and the wire: it records the frames that really
-/// left (after loss, delay, duplication) and every frame that arrived, as a tap on the cable
-/// at our port would.
+/// The capture sits between the impairment and the wire (`Impair<Pcap<L>>`): it records the
+/// frames that really left (after loss, delay, duplication) and every frame that arrived, as a
+/// tap on the cable at our port would. Timestamps are wall-clock: `epoch` (the runtime's
+/// `Instant::ZERO`) is converted to time since the Unix epoch.
 pub fn wrap_link(
     link: Box<dyn Link>,
     impair: Option<ImpairConfig>,
     pcap: Option<&Path>,
+    epoch: std::time::Instant,
 ) -> Result<Box<dyn Link>, AppError> {
-    if pcap.is_some() {
-        return Err(AppError::Usage(
-            "pcap capture is not available in this build yet".into(),
-        ));
-    }
+    let link: Box<dyn Link> = match pcap {
+        Some(path) => {
+            let mut p = Pcap::create(link, path)?;
+            let since_unix = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            p.sink_mut()
+                .set_time_base(since_unix.saturating_sub(epoch.elapsed()));
+            Box::new(p)
+        }
+        None => link,
+    };
     match impair {
         Some(config) => Ok(Box::new(Impair::new(link, config)?)),
         None => Ok(link),
@@ -106,13 +114,18 @@ pub fn start(opts: &LinkOpts, name: &str) -> Result<Runtime, AppError> {
         }
         None => None,
     };
-    let link = wrap_link(open_link(opts)?, impair, opts.pcap.as_deref())?;
-    let stack = Stack::new(config)?;
     let rt_opts = RuntimeOptions {
         name: name.to_string(),
         trace: opts.trace.then_some(Sink::Stderr),
         ..RuntimeOptions::default()
     };
+    let link = wrap_link(
+        open_link(opts)?,
+        impair,
+        opts.pcap.as_deref(),
+        rt_opts.epoch,
+    )?;
+    let stack = Stack::new(config)?;
     Runtime::start(stack, link, rt_opts).map_err(|e| AppError::io("start the event loop", e))
 }
 
