@@ -33,10 +33,12 @@ use std::os::fd::RawFd;
 
 pub mod impair;
 pub mod memory;
+pub mod packet;
 pub mod pcap;
 mod queue;
 pub mod rng;
 mod sys;
+pub mod tap;
 
 pub use sys::wait_readable;
 
