@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tcplab_link::impair::{Direction, Impair, ImpairConfig};
+use tcplab_link::packet::PacketLink;
 use tcplab_link::pcap::Pcap;
+use tcplab_link::tap::TapLink;
 use tcplab_link::Link;
 use tcplab_stack::{Config, EthernetAddress, Stack};
 
@@ -82,24 +84,24 @@ pub fn wrap_link(
     }
 }
 
-/// Open the link the options name.
+/// Open the link the options name: a TAP device (`--tap`) or AF_PACKET on an existing
+/// interface (`--iface`).
 pub fn open_link(opts: &LinkOpts) -> Result<Box<dyn Link>, AppError> {
     match (&opts.tap, &opts.iface) {
-        (None, None) => Err(AppError::Usage(
-            "no link given: use --tap NAME or --iface NAME".into(),
-        )),
-        _ => Err(AppError::Usage(
-            "TAP and AF_PACKET links are not available in this build yet".into(),
-        )),
+        (Some(name), _) => Ok(Box::new(TapLink::open(name)?)),
+        (None, Some(name)) => Ok(Box::new(PacketLink::open(name)?)),
+        (None, None) => Err(no_link()),
     }
+}
+
+fn no_link() -> AppError {
+    AppError::Usage("no link given: use --tap NAME or --iface NAME".into())
 }
 
 /// Validate the options, open the link and start a runtime named `name`.
 pub fn start(opts: &LinkOpts, name: &str) -> Result<Runtime, AppError> {
     if opts.tap.is_none() && opts.iface.is_none() {
-        return Err(AppError::Usage(
-            "no link given: use --tap NAME or --iface NAME".into(),
-        ));
+        return Err(no_link());
     }
     let config = stack_config(opts)?;
     let impair = match &opts.impair {

@@ -134,7 +134,7 @@ fn accept_loop(
         counters.accepted.fetch_add(1, Ordering::Relaxed);
         if counters.active.load(Ordering::Relaxed) >= max_clients as u64 {
             counters.refused_busy.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
+            stream.abort();
             continue;
         }
         counters.active.fetch_add(1, Ordering::Relaxed);

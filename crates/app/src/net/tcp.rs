@@ -81,6 +81,8 @@ pub struct TcpStream {
     read_timeout: Mutex<Option<Duration>>,
     write_timeout: Mutex<Option<Duration>>,
     read_shut: AtomicBool,
+    /// The stack no longer knows the handle (after `abort`).
+    released: bool,
 }
 
 impl TcpStream {
@@ -96,6 +98,7 @@ impl TcpStream {
             read_timeout: Mutex::new(None),
             write_timeout: Mutex::new(None),
             read_shut: AtomicBool::new(false),
+            released: false,
         }
     }
 
@@ -184,6 +187,14 @@ impl TcpStream {
                 .map_err(tcp_io_error)?;
         }
         Ok(())
+    }
+
+    /// Abort the connection with a RST (RFC 9293 §3.10.5) instead of closing it gracefully.
+    pub fn abort(mut self) {
+        let h = self.handle;
+        let _ = self.rt.with(|s, now| s.tcp_abort(now, h));
+        // The abort released the handle; Drop must not close it again.
+        self.released = true;
     }
 
     /// The connection's state (RFC 9293 §3.3.2), `None` once the stack forgot it.
@@ -288,6 +299,9 @@ impl Write for &TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
+        if self.released {
+            return;
+        }
         let h = self.handle;
         let _ = self.rt.with(|s, now| s.tcp_close(now, h));
     }
