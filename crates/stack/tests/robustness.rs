@@ -115,12 +115,12 @@ proptest! {
             drain(&mut s, Instant::ZERO);
             check(&s);
         }
-        let mut now = Instant::ZERO;
-        while let Some(t) = s.poll_timeout() {
-            now = t;
+        while let Some(now) = s.poll_timeout() {
             s.handle_timeout(now);
             drain(&mut s, now);
-            if now > Instant::from_secs(60) { break; }
+            if now > Instant::from_secs(60) {
+                break;
+            }
         }
         prop_assert_eq!(s.memory_usage().arp_pending, 0);
     }
