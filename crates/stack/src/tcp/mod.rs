@@ -196,27 +196,11 @@ impl Tcp {
     /// `mss` is the MSS we announce (RFC 9293 §3.7.1: MTU minus 40 for IPv4).
     pub(crate) fn new(config: &TcpConfig, seed: u64, mss: u16) -> Self {
         let _ = mss;
-        Tcp {
-            config: config.clone(),
-            _seed: seed,
-        }
+        Tcp { config: config.clone(), _seed: seed }
     }
-    pub(crate) fn process(
-        &mut self,
-        now: Instant,
-        ctx: &mut Ctx<'_>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        segment: &[u8],
-    ) {
-    }
+    pub(crate) fn process(&mut self, now: Instant, ctx: &mut Ctx<'_>, src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) {}
     pub(crate) fn icmp_error(&mut self, now: Instant, ctx: &mut Ctx<'_>, err: TcpIcmpError) {}
-    pub(crate) fn poll_transmit(
-        &mut self,
-        now: Instant,
-        ctx: &mut Ctx<'_>,
-        out: &mut [u8],
-    ) -> Option<TcpTransmit> {
+    pub(crate) fn poll_transmit(&mut self, now: Instant, ctx: &mut Ctx<'_>, out: &mut [u8]) -> Option<TcpTransmit> {
         None
     }
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
@@ -224,24 +208,14 @@ impl Tcp {
     }
     pub(crate) fn handle_timeout(&mut self, now: Instant, ctx: &mut Ctx<'_>) {}
 
-    pub fn listen(
-        &mut self,
-        local: SocketAddrV4,
-        backlog: usize,
-    ) -> Result<ListenerHandle, TcpError> {
+    pub fn listen(&mut self, local: SocketAddrV4, backlog: usize) -> Result<ListenerHandle, TcpError> {
         Err(TcpError::InvalidState)
     }
     pub fn accept(&mut self, l: ListenerHandle) -> Result<ConnHandle, TcpError> {
         Err(TcpError::WouldBlock)
     }
     pub fn close_listener(&mut self, l: ListenerHandle) {}
-    pub(crate) fn connect(
-        &mut self,
-        now: Instant,
-        ctx: &mut Ctx<'_>,
-        local_ip: Ipv4Addr,
-        remote: SocketAddrV4,
-    ) -> Result<ConnHandle, TcpError> {
+    pub(crate) fn connect(&mut self, now: Instant, ctx: &mut Ctx<'_>, local_ip: Ipv4Addr, remote: SocketAddrV4) -> Result<ConnHandle, TcpError> {
         Err(TcpError::InvalidState)
     }
     pub fn send(&mut self, now: Instant, c: ConnHandle, data: &[u8]) -> Result<usize, TcpError> {
