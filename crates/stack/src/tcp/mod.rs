@@ -233,6 +233,29 @@ impl Tcp {
             let Some(c) = self.conns.get_mut(&h) else {
                 return;
             };
+            if c.state == TcpState::TimeWait
+                && seg.syn
+                && seg.ack.is_none()
+                && !seg.rst
+                && seg.seq > c.rcv_nxt
+                && self.listen_by_port.contains_key(&local.port())
+            {
+                // RFC 1122 §4.2.2.13 / RFC 9293 §3.10.7.4: a new SYN with a higher sequence
+                // number may reopen a connection in TIME-WAIT; end it and let the listener
+                // take the SYN.
+                let mut env = Env {
+                    now,
+                    cfg: &self.config,
+                    counters: &mut self.counters,
+                    events: &mut self.events,
+                };
+                c.set_state(&mut env, TcpState::Closed);
+                self.after(h);
+                if let Some(&l) = self.listen_by_port.get(&local.port()) {
+                    self.on_listen_segment(now, l, local, remote, &seg);
+                }
+                return;
+            }
             c.accept_room = c
                 .listener
                 .and_then(|l| self.listeners.get(&l))
