@@ -432,6 +432,7 @@ impl Conn {
         i.rcv_wnd = self.rcv_nxt.dist_to(self.rcv_adv);
         i.mss = self.mss as u16;
         i.ooo_bytes = self.recvbuf.ooo_bytes() as u64;
+        i.congestion = self.cc.name();
         i
     }
 

@@ -112,6 +112,8 @@ pub struct TcpInfo {
     pub retransmits: u64,
     /// Bytes currently held out of order.
     pub ooo_bytes: u64,
+    /// Congestion control algorithm in use.
+    pub congestion: &'static str,
 }
 
 /// TCP-wide counters: traffic, connection outcomes, and every drop by reason.

@@ -369,3 +369,19 @@ fn rfc5961_7_challenge_ack_rate_limit() {
     s.send(S::new(Syn, 5001, None));
     assert!(s.recv().is_some(), "a new second allows more");
 }
+
+/// RFC 9293 §3.10.7.3: SYN,ACK in SYN-SENT establishes (ACK sent), MSS from the option is used
+/// for data, and the window in the SYN is not scaled (RFC 7323 §2.2).
+#[test]
+fn rfc9293_3_10_7_3_syn_ack_establishes_and_sets_mss() {
+    let mut s = script();
+    let c = s.establish_active(); // peer MSS 1000, no window scale
+    s.host.tcp.send(s.now, c, &[9; 3000]).unwrap();
+    let mut lens = Vec::new();
+    while let Some(r) = s.recv() {
+        lens.push(r.data.len());
+    }
+    assert_eq!(lens, [1000, 1000, 1000]);
+    let info = s.host.tcp.info(c).unwrap();
+    assert_eq!((info.mss, info.snd_wnd), (1000, 65535));
+}
