@@ -6,9 +6,36 @@
 //! [`Link::poll_timeout`] so the runtime (or a simulation's virtual clock) wakes them in time.
 //!
 //! Time uses the stack's [`Instant`] (nanoseconds from the caller's epoch), so the same link code
-//! runs on the monotonic clock and on a virtual clock.
+//! runs on the monotonic clock and on a virtual clock. Links never read a clock themselves
+//! (OS-backed links may ignore `now`).
+//!
+//! # Driving a link
+//! A driver (the runtime's event loop, or a simulation) repeats:
+//! 1. `send` every frame the stack produced;
+//! 2. `recv` until it returns 0, handing each frame to the stack;
+//! 3. when the clock reaches [`Link::poll_timeout`], call [`Link::handle_timeout`] (wrappers
+//!    such as [`impair::Impair`] release delayed frames there), then go back to 2;
+//! 4. sleep until [`Link::raw_fd`] is readable or the earliest of the stack's and the link's
+//!    `poll_timeout`.
+//!
+//! `now` must never go backwards between calls on the same link.
+//!
+//! # Modules
+//! - [`memory`]: an in-memory pair (two stacks in one process);
+//! - [`tap`]: a Linux TAP device via `tun-tap`;
+//! - [`packet`]: AF_PACKET on an existing interface via `pnet_datalink`;
+//! - [`impair`]: a seeded impairment wrapper (loss, burst loss, delay, jitter, reordering,
+//!   duplication, corruption, rate limit) for any link, configured by [`impair::ImpairConfig`];
+//! - [`pcap`]: a wrapper writing every frame of any link to a pcap file, and [`pcap::PcapSink`].
+#![warn(missing_docs)]
 
 use std::os::fd::RawFd;
+
+pub mod memory;
+mod queue;
+mod sys;
+
+pub use sys::wait_readable;
 
 pub use tcplab_stack::time::{Duration, Instant};
 
@@ -57,7 +84,9 @@ impl Batch {
     /// `frames` buffers of `frame_size` bytes each.
     pub fn new(frames: usize, frame_size: usize) -> Self {
         Batch {
-            bufs: (0..frames.max(1)).map(|_| vec![0u8; frame_size].into_boxed_slice()).collect(),
+            bufs: (0..frames.max(1))
+                .map(|_| vec![0u8; frame_size].into_boxed_slice())
+                .collect(),
             lens: vec![0; frames.max(1)],
             count: 0,
         }
@@ -147,8 +176,22 @@ pub trait Link: Send {
         None
     }
 
+    /// Do the internal work due at `now` (release delayed frames). Drivers call it when the
+    /// clock reaches [`Link::poll_timeout`]; calling it early or often is harmless. Links
+    /// without internal timing need not implement it.
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), LinkError> {
+        let _ = now;
+        Ok(())
+    }
+
     /// A short human-readable name ("tap0", "memory-a", "impair(tap0)").
     fn name(&self) -> String;
+
+    /// Named counters (every drop reason included) for printing on exit, e.g.
+    /// `("impair.lost", 12)`. Wrappers list their own, then their inner link's.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -164,7 +207,13 @@ impl<L: Link + ?Sized> Link for Box<L> {
     fn poll_timeout(&self) -> Option<Instant> {
         (**self).poll_timeout()
     }
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), LinkError> {
+        (**self).handle_timeout(now)
+    }
     fn name(&self) -> String {
         (**self).name()
+    }
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        (**self).counters()
     }
 }
