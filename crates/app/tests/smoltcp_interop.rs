@@ -12,61 +12,9 @@ use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp as stcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint};
+use tcplab_link::memory::{self, MemoryLink};
 use tcplab_link::{Batch, Link, MAX_FRAME};
 use tcplab_stack::{Config, ConnHandle, Instant, Ipv4Addr, SocketAddrV4, Stack, TcpError};
-
-/// An in-memory cable between the two stacks (stand-in with the API of
-/// `tcplab_link::memory::pair`: `Link` plus `queued()`).
-mod wire {
-    use std::collections::VecDeque;
-    use std::sync::{Arc, Mutex};
-
-    use tcplab_link::{Batch, Instant, Link, LinkError};
-
-    type Queue = Arc<Mutex<VecDeque<Vec<u8>>>>;
-
-    /// One end of the cable.
-    pub struct End {
-        inbox: Queue,
-        outbox: Queue,
-    }
-
-    /// Two connected ends.
-    pub fn pair() -> (End, End) {
-        let (x, y): (Queue, Queue) = Default::default();
-        (End { inbox: x.clone(), outbox: y.clone() }, End { inbox: y, outbox: x })
-    }
-
-    impl End {
-        /// Frames waiting to be received on this end.
-        pub fn queued(&self) -> usize {
-            self.inbox.lock().unwrap().len()
-        }
-    }
-
-    impl Link for End {
-        fn send(&mut self, _now: Instant, frame: &[u8]) -> Result<(), LinkError> {
-            self.outbox.lock().unwrap().push_back(frame.to_vec());
-            Ok(())
-        }
-        fn recv(&mut self, _now: Instant, batch: &mut Batch) -> Result<usize, LinkError> {
-            batch.clear();
-            let mut q = self.inbox.lock().unwrap();
-            while !batch.is_full() {
-                match q.pop_front() {
-                    Some(f) => {
-                        batch.push(&f);
-                    }
-                    None => break,
-                }
-            }
-            Ok(batch.len())
-        }
-        fn name(&self) -> String {
-            "wire".into()
-        }
-    }
-}
 
 const OURS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const THEIRS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -171,10 +119,10 @@ impl Flow {
 struct Lab {
     now: u64,
     stack: Stack,
-    ours: wire::End,
+    ours: MemoryLink,
     batch: Batch,
     out: Vec<u8>,
-    dev: LinkDevice<wire::End>,
+    dev: LinkDevice<MemoryLink>,
     iface: Interface,
     sockets: SocketSet<'static>,
     sock: SocketHandle,
@@ -182,7 +130,7 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        let (a, b) = wire::pair();
+        let (a, b) = memory::pair(memory::DEFAULT_CAPACITY);
         let mut cfg = Config::new(EthernetAddress([0x02, 0, 198, 18, 0, 1]), OURS, 24);
         cfg.seed = 42;
         let stack = Stack::new(cfg).expect("stack config");
