@@ -57,7 +57,11 @@ fuzz_target!(|input: Input| {
     s.handle_frame(now, &arp_from_peer());
     drain(&mut s, now, &mut buf);
 
-    let client = if input.connect_first { s.tcp_connect(now, SocketAddrV4::new(PEER, 5000)).ok() } else { None };
+    let client = if input.connect_first {
+        s.tcp_connect(now, SocketAddrV4::new(PEER, 5000)).ok()
+    } else {
+        None
+    };
     let listener_peer_port = 40000u16;
     let mut track = [Track::default(); 2];
     let mut accepted = Vec::new();
@@ -66,7 +70,11 @@ fuzz_target!(|input: Input| {
     let observe = |frames: Vec<Vec<u8>>, track: &mut [Track; 2]| {
         for f in frames {
             if let Some((sport, dport, seq, _ack, syn, fin, len)) = parse_tcp(&f) {
-                let i = if sport == LISTEN_PORT && dport == listener_peer_port { 0 } else { 1 };
+                let i = if sport == LISTEN_PORT && dport == listener_peer_port {
+                    0
+                } else {
+                    1
+                };
                 let end = seq.wrapping_add(len as u32 + syn as u32 + fin as u32);
                 if (end.wrapping_sub(track[i].snd_max) as i32) > 0 || track[i].snd_max == 0 {
                     track[i].snd_max = end;
@@ -83,7 +91,11 @@ fuzz_target!(|input: Input| {
             _ => (1, 5000 + seg.target as u16, seg.payload_len),
         };
         // Our active connection's local port is whatever the stack chose: learn it from its SYN.
-        let dst_port = if dst_port == 0 { client_port(&s, client).unwrap_or(49152) } else { dst_port };
+        let dst_port = if dst_port == 0 {
+            client_port(&s, client).unwrap_or(49152)
+        } else {
+            dst_port
+        };
         let t = track[i];
         let seq = t.rcv_nxt.wrapping_add(seg.seq_off as i32 as u32);
         let ack = t.snd_max.wrapping_add(seg.ack_off as i32 as u32);
@@ -113,7 +125,8 @@ fuzz_target!(|input: Input| {
         // Track what a well-behaved peer would send next (only segments the stack should
         // accept move it; the fuzzer explores around it with the offsets).
         if seg.seq_off == 0 {
-            track[i].rcv_nxt = seq.wrapping_add(len as u32 + seg.syn as u32 + (seg.fin && !seg.syn) as u32);
+            track[i].rcv_nxt =
+                seq.wrapping_add(len as u32 + seg.syn as u32 + (seg.fin && !seg.syn) as u32);
         }
         if seg.syn && seg.seq_off == 0 {
             track[i].rcv_nxt = seq.wrapping_add(1 + len as u32);

@@ -4,8 +4,8 @@
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress,
-    IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
 };
 use tcplab_stack::{Config, Instant, Ipv4Addr, ListenerHandle, SocketAddrV4, Stack};
 
@@ -54,7 +54,11 @@ pub fn arp_from_peer() -> Vec<u8> {
         target_hardware_addr: EthernetAddress([0; 6]),
         target_protocol_addr: OURS,
     };
-    let eth = EthernetRepr { src_addr: PEER_MAC, dst_addr: EthernetAddress::BROADCAST, ethertype: EthernetProtocol::Arp };
+    let eth = EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
     let mut buf = vec![0u8; eth.buffer_len() + arp.buffer_len()];
     let mut frame = EthernetFrame::new_unchecked(&mut buf[..]);
     eth.emit(&mut frame);
@@ -71,7 +75,11 @@ pub fn tcp_frame(repr: &TcpRepr<'_>) -> Vec<u8> {
         payload_len: repr.buffer_len(),
         hop_limit: 64,
     };
-    let eth = EthernetRepr { src_addr: PEER_MAC, dst_addr: OUR_MAC, ethertype: EthernetProtocol::Ipv4 };
+    let eth = EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        ethertype: EthernetProtocol::Ipv4,
+    };
     let mut buf = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
     let caps = ChecksumCapabilities::default();
     let mut frame = EthernetFrame::new_unchecked(&mut buf[..]);
@@ -98,6 +106,18 @@ pub fn parse_tcp(frame: &[u8]) -> Option<(u16, u16, u32, Option<u32>, bool, bool
         return None;
     }
     let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-    let ack = if tcp.ack() { Some(tcp.ack_number().0 as u32) } else { None };
-    Some((tcp.src_port(), tcp.dst_port(), tcp.seq_number().0 as u32, ack, tcp.syn(), tcp.fin(), tcp.payload().len()))
+    let ack = if tcp.ack() {
+        Some(tcp.ack_number().0 as u32)
+    } else {
+        None
+    };
+    Some((
+        tcp.src_port(),
+        tcp.dst_port(),
+        tcp.seq_number().0 as u32,
+        ack,
+        tcp.syn(),
+        tcp.fin(),
+        tcp.payload().len(),
+    ))
 }
