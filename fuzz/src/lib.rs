@@ -27,7 +27,7 @@ pub fn stack() -> (Stack, Option<ListenerHandle>) {
     cfg.seed = 1;
     let mut s = Stack::new(cfg).expect("valid config");
     let l = s.tcp_listen(SocketAddrV4::new(OURS, LISTEN_PORT), 4).ok();
-    // let _ = s.udp_bind(SocketAddrV4::new(OURS, 7));
+    let _ = s.udp_bind(SocketAddrV4::new(OURS, 7));
     (s, l)
 }
 
