@@ -200,3 +200,25 @@ fn events_render_with_rfc_sections() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn rfc1122_2_3_2_2_udp_to_unresolvable_neighbour_reports_host_unreachable() {
+    let mut p = Pair::new();
+    let ghost = Ipv4Addr::new(198, 18, 0, 99);
+    let s = p.a.udp_bind(SocketAddrV4::new(A, 0)).unwrap();
+    p.a.udp_send_to(p.now, s, b"anyone?", SocketAddrV4::new(ghost, 9))
+        .unwrap();
+    p.exchange();
+    assert!(p.a.memory_usage().arp_pending > 0);
+    while p.a.udp_take_error(s).is_none() {
+        assert!(p.advance(), "no deadline left before the send failed");
+        p.exchange();
+    }
+    assert_eq!(p.a.memory_usage().arp_pending, 0);
+    assert_eq!(p.a.stats().arp.pending_dropped_unresolved, 1);
+    // RFC 1122 §2.3.2.1: requests were retransmitted, not flooded.
+    assert_eq!(
+        p.a.stats().arp.requests_sent,
+        1 + p.a.config().arp.max_requests as u64
+    );
+}

@@ -148,7 +148,7 @@ impl Reassembler {
             return Outcome::Dropped(DropReason::ReassemblyTooBig);
         }
         // RFC 791 §3.2: every fragment but the last carries a multiple of 8 octets.
-        if more && (frag.is_empty() || frag.len() % 8 != 0) {
+        if more && (frag.is_empty() || !frag.len().is_multiple_of(8)) {
             return Outcome::Dropped(DropReason::ReassemblyInconsistent);
         }
         let i = match self.slots.iter().position(|s| s.key == key) {

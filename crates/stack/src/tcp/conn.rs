@@ -97,6 +97,10 @@ pub(crate) struct Conn {
     pub(super) probe_pending: bool,
     /// The persist timer fired with a small non-zero window: send despite SWS avoidance.
     pub(super) sws_override: bool,
+    /// Start of the current one-second challenge-ACK window (RFC 5961 §7).
+    pub(super) challenge_window: Instant,
+    /// Challenge ACKs sent in it.
+    pub(super) challenge_count: u32,
     /// Exponential backoff of zero-window probes (RFC 9293 §3.8.6.1 SHOULD-29).
     pub(super) persist_shift: u32,
     pub(super) keepalive_pending: bool,
@@ -173,6 +177,8 @@ impl Conn {
             probe_pending: false,
             sws_override: false,
             persist_shift: 0,
+            challenge_window: Instant::ZERO,
+            challenge_count: 0,
             keepalive_pending: false,
             retransmits: 0,
             probes: 0,
@@ -426,6 +432,7 @@ impl Conn {
         i.rcv_wnd = self.rcv_nxt.dist_to(self.rcv_adv);
         i.mss = self.mss as u16;
         i.ooo_bytes = self.recvbuf.ooo_bytes() as u64;
+        i.congestion = self.cc.name();
         i
     }
 

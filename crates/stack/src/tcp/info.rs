@@ -51,6 +51,8 @@ pub struct TcpConfig {
     pub keepalive_interval: Duration,
     /// Unanswered keep-alive probes before the connection is dropped.
     pub keepalive_probes: u32,
+    /// Challenge ACKs per connection per second (RFC 5961 §7).
+    pub challenge_ack_limit: u32,
     /// Window scale shift we offer (RFC 7323 §2), 0..=14.
     pub window_scale: u8,
     /// Congestion control algorithm name ("newreno").
@@ -80,6 +82,7 @@ impl Default for TcpConfig {
             keepalive: None,
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,
+            challenge_ack_limit: 10,
             window_scale: 7,
             congestion: "newreno".into(),
         }
@@ -109,6 +112,8 @@ pub struct TcpInfo {
     pub retransmits: u64,
     /// Bytes currently held out of order.
     pub ooo_bytes: u64,
+    /// Congestion control algorithm in use.
+    pub congestion: &'static str,
 }
 
 /// TCP-wide counters: traffic, connection outcomes, and every drop by reason.
@@ -150,6 +155,8 @@ pub struct TcpCounters {
     pub drop_rst_queue_full: u64,
     /// ICMP error quoting a sequence number outside the flight (RFC 5927 §4.1).
     pub drop_icmp_out_of_window: u64,
+    /// Challenge ACK not sent: RFC 5961 §7 rate limit reached.
+    pub drop_challenge_ack_limit: u64,
     pub icmp_hard_errors: u64,
     pub icmp_soft_errors: u64,
 }

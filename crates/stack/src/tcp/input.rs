@@ -272,6 +272,19 @@ impl Conn {
 
     /// RFC 5961 §3.2/§4.2: answer with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
     fn challenge_ack(&mut self, env: &mut Env<'_>) {
+        // RFC 5961 §7: limit challenge ACKs (per connection, per second) so they cannot be used
+        // to amplify or to probe the connection at line rate.
+        if env.now.saturating_duration_since(self.challenge_window)
+            >= crate::time::Duration::from_secs(1)
+        {
+            self.challenge_window = env.now;
+            self.challenge_count = 0;
+        }
+        if self.challenge_count >= env.cfg.challenge_ack_limit {
+            env.counters.drop_challenge_ack_limit += 1;
+            return;
+        }
+        self.challenge_count += 1;
         env.counters.challenge_acks += 1;
         self.ack_now = true;
         let conn = self.id;

@@ -30,6 +30,7 @@
 //! Cost per segment: one hash lookup by 4-tuple; `poll_transmit` pops connections from a ready
 //! set; timers live in a binary heap with lazy invalidation, so `poll_timeout` is O(1).
 
+mod api;
 mod congestion;
 mod conn;
 pub mod event;
@@ -59,7 +60,7 @@ use smoltcp::wire::{IpAddress, TcpPacket, TcpRepr};
 use crate::ctx::Ctx;
 use crate::error::TcpError;
 use crate::event::EventKind;
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 
 use conn::{Conn, Env};
 use event::EventBuf;
@@ -233,6 +234,29 @@ impl Tcp {
             let Some(c) = self.conns.get_mut(&h) else {
                 return;
             };
+            if c.state == TcpState::TimeWait
+                && seg.syn
+                && seg.ack.is_none()
+                && !seg.rst
+                && seg.seq > c.rcv_nxt
+                && self.listen_by_port.contains_key(&local.port())
+            {
+                // RFC 1122 §4.2.2.13 / RFC 9293 §3.10.7.4: a new SYN with a higher sequence
+                // number may reopen a connection in TIME-WAIT; end it and let the listener
+                // take the SYN.
+                let mut env = Env {
+                    now,
+                    cfg: &self.config,
+                    counters: &mut self.counters,
+                    events: &mut self.events,
+                };
+                c.set_state(&mut env, TcpState::Closed);
+                self.after(h);
+                if let Some(&l) = self.listen_by_port.get(&local.port()) {
+                    self.on_listen_segment(now, l, local, remote, &seg);
+                }
+                return;
+            }
             c.accept_room = c
                 .listener
                 .and_then(|l| self.listeners.get(&l))
@@ -455,218 +479,5 @@ impl Tcp {
                 self.heap.push(Reverse((next, h)));
             }
         }
-    }
-
-    /// RFC 6528 ISN (or the test override).
-    fn new_isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> Seq {
-        match self.isn_override {
-            Some(x) => Seq(x),
-            None => self.isn.isn(now, local, remote),
-        }
-    }
-
-    fn alloc_handle(&mut self) -> Option<ConnHandle> {
-        for _ in 0..1024 {
-            self.next_conn = self.next_conn.wrapping_add(1);
-            let h = ConnHandle(self.next_conn);
-            if !self.conns.contains_key(&h) {
-                return Some(h);
-            }
-        }
-        None
-    }
-
-    fn pick_port(&mut self, local_ip: Ipv4Addr, remote: SocketAddrV4) -> Result<u16, TcpError> {
-        let span = u16::MAX - EPHEMERAL_FIRST + 1;
-        for _ in 0..span {
-            let p = self.next_port;
-            self.next_port = if p == u16::MAX {
-                EPHEMERAL_FIRST
-            } else {
-                p + 1
-            };
-            let local = SocketAddrV4::new(local_ip, p);
-            if !self.by_tuple.contains_key(&(local, remote))
-                && !self.listen_by_port.contains_key(&p)
-            {
-                return Ok(p);
-            }
-        }
-        Err(TcpError::NoPorts)
-    }
-
-    /// Active OPEN (RFC 9293 §3.10.1): SYN-SENT, SYN queued for `poll_transmit`.
-    pub(crate) fn connect(
-        &mut self,
-        now: Instant,
-        ctx: &mut Ctx<'_>,
-        local_ip: Ipv4Addr,
-        remote: SocketAddrV4,
-    ) -> Result<ConnHandle, TcpError> {
-        self.begin(now, ctx);
-        let r = self.connect_inner(now, local_ip, None, remote);
-        self.end(ctx);
-        r
-    }
-
-    fn connect_inner(
-        &mut self,
-        now: Instant,
-        local_ip: Ipv4Addr,
-        local_port: Option<u16>,
-        remote: SocketAddrV4,
-    ) -> Result<ConnHandle, TcpError> {
-        if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_broadcast() {
-            return Err(TcpError::AddrNotAvailable);
-        }
-        if self.conns.len() >= self.config.max_connections {
-            return Err(TcpError::TooManyConnections);
-        }
-        let port = match local_port {
-            Some(p)
-                if self
-                    .by_tuple
-                    .contains_key(&(SocketAddrV4::new(local_ip, p), remote)) =>
-            {
-                return Err(TcpError::AddrInUse)
-            }
-            Some(p) => p,
-            None => self.pick_port(local_ip, remote)?,
-        };
-        let h = self.alloc_handle().ok_or(TcpError::TooManyConnections)?;
-        let local = SocketAddrV4::new(local_ip, port);
-        let iss = self.new_isn(now, local, remote);
-        let mut c = Conn::new(
-            &self.config,
-            h,
-            local,
-            remote,
-            iss,
-            self.mss,
-            TcpState::Closed,
-        );
-        let mut env = Env {
-            now,
-            cfg: &self.config,
-            counters: &mut self.counters,
-            events: &mut self.events,
-        };
-        c.set_state(&mut env, TcpState::SynSent);
-        env.counters.active_opens += 1;
-        self.by_tuple.insert((local, remote), h);
-        self.conns.insert(h, c);
-        self.mark_ready(h);
-        self.after(h);
-        Ok(h)
-    }
-
-    /// Run `f` on connection `c` with an environment, then do the bookkeeping.
-    fn with_conn<R>(
-        &mut self,
-        now: Instant,
-        c: ConnHandle,
-        f: impl FnOnce(&mut Conn, &mut Env<'_>) -> Result<R, TcpError>,
-    ) -> Result<R, TcpError> {
-        self.last_now = self.last_now.max(now);
-        let conn = self
-            .conns
-            .get_mut(&c)
-            .filter(|x| !x.orphan && !x.in_accept_queue);
-        let Some(conn) = conn else {
-            return Err(TcpError::InvalidHandle);
-        };
-        let mut env = Env {
-            now,
-            cfg: &self.config,
-            counters: &mut self.counters,
-            events: &mut self.events,
-        };
-        let r = f(conn, &mut env);
-        self.mark_ready(c);
-        self.after(c);
-        r
-    }
-
-    /// SEND (RFC 9293 §3.10.2).
-    pub fn send(&mut self, now: Instant, c: ConnHandle, data: &[u8]) -> Result<usize, TcpError> {
-        self.with_conn(now, c, |conn, _| conn.send(data))
-    }
-
-    /// RECEIVE (RFC 9293 §3.10.3).
-    pub fn recv(&mut self, now: Instant, c: ConnHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
-        self.with_conn(now, c, |conn, _| conn.recv(buf))
-    }
-
-    /// Half-close (RFC 9293 §3.10.4).
-    pub fn shutdown_write(&mut self, now: Instant, c: ConnHandle) -> Result<(), TcpError> {
-        self.with_conn(now, c, |conn, env| conn.shutdown_write(env))
-    }
-
-    /// CLOSE (RFC 9293 §3.10.4) and release the handle.
-    pub fn close(&mut self, now: Instant, c: ConnHandle) {
-        let _ = self.with_conn(now, c, |conn, env| {
-            conn.close(env);
-            Ok(())
-        });
-    }
-
-    /// ABORT (RFC 9293 §3.10.5) and release the handle.
-    pub fn abort(&mut self, now: Instant, c: ConnHandle) {
-        let _ = self.with_conn(now, c, |conn, env| {
-            conn.orphan = true;
-            conn.abort(env);
-            Ok(())
-        });
-    }
-
-    /// Nagle off (`true`) or on (RFC 9293 §3.7.4).
-    pub fn set_nodelay(&mut self, c: ConnHandle, nodelay: bool) -> Result<(), TcpError> {
-        let now = self.last_now;
-        self.with_conn(now, c, |conn, _| {
-            conn.nodelay = nodelay;
-            Ok(())
-        })
-    }
-
-    /// Keep-alives after `idle` (RFC 9293 §3.8.4), or off.
-    pub fn set_keepalive(&mut self, c: ConnHandle, idle: Option<Duration>) -> Result<(), TcpError> {
-        let now = self.last_now;
-        self.with_conn(now, c, |conn, env| {
-            conn.keepalive = idle;
-            match idle {
-                Some(d) => conn.timers.set(Timer::KeepAlive, env.now + d),
-                None => conn.timers.stop(Timer::KeepAlive),
-            }
-            Ok(())
-        })
-    }
-
-    fn get(&self, c: ConnHandle) -> Option<&Conn> {
-        self.conns.get(&c).filter(|x| !x.orphan)
-    }
-
-    /// The connection's state.
-    pub fn state(&self, c: ConnHandle) -> Option<TcpState> {
-        self.get(c).map(|x| x.state)
-    }
-
-    /// Per-connection statistics.
-    pub fn info(&self, c: ConnHandle) -> Option<TcpInfo> {
-        self.get(c).map(Conn::info)
-    }
-
-    /// Whether `recv` would not block.
-    pub fn can_recv(&self, c: ConnHandle) -> bool {
-        self.get(c).is_none_or(Conn::can_recv)
-    }
-
-    /// Whether `send` would not block.
-    pub fn can_send(&self, c: ConnHandle) -> bool {
-        self.get(c).is_none_or(Conn::can_send)
-    }
-
-    /// Number of connections in any state (including TIME-WAIT and unaccepted ones).
-    pub fn connection_count(&self) -> usize {
-        self.conns.len()
     }
 }

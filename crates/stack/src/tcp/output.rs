@@ -209,7 +209,10 @@ impl Conn {
             self.sws_override = false;
             let seq = self.snd_nxt;
             if is_resend {
+                // Go-back-N after a timeout (RFC 6298 §5.4): these bytes were sent before.
                 self.info.bytes_retransmitted += len as u64;
+                self.info.retransmits += 1;
+                env.counters.retransmitted_segments += 1;
             }
             let control = if fin_here {
                 TcpControl::Fin

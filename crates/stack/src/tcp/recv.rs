@@ -80,11 +80,6 @@ impl RecvBuffer {
         self.ooo_bytes
     }
 
-    /// Whether out-of-order blocks are waiting.
-    pub fn has_gaps(&self) -> bool {
-        !self.ooo.is_empty()
-    }
-
     /// Read up to `buf.len()` in-order bytes.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let (a, b) = self.ready.as_slices();

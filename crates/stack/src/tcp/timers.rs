@@ -78,11 +78,6 @@ impl TimerTable {
         self.deadlines[t.index()] = None;
     }
 
-    /// The deadline of `t`, if armed.
-    pub fn get(&self, t: Timer) -> Option<Instant> {
-        self.deadlines[t.index()]
-    }
-
     /// Whether `t` is armed.
     pub fn is_set(&self, t: Timer) -> bool {
         self.deadlines[t.index()].is_some()

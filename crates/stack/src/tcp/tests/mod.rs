@@ -7,5 +7,6 @@ mod script;
 
 mod flow;
 mod handshake;
+mod hostile;
 mod reliability;
 mod states;

@@ -167,6 +167,9 @@ fn rfc1122_4_2_3_5_peer_stops_acking_times_out() {
     assert!(p.b.stats.tcp.timeouts >= 1);
     let c = f.client.unwrap();
     assert_eq!(p.b.tcp.state(c), Some(TcpState::Closed));
+    let info = p.b.tcp.info(c).unwrap();
+    assert!(info.retransmits >= 5, "{info:?}");
+    assert!(info.rto >= cfg.rto_min * 8, "backed off: {:?}", info.rto);
 }
 
 /// RFC 1122 §4.2.3.5 for SYN: a silent host makes connect fail with TimedOut.

@@ -179,7 +179,7 @@ impl Script {
     /// Active open up to ESTABLISHED (peer ISN 5000, our ISN 10000).
     pub fn establish_active(&mut self) -> ConnHandle {
         let now = self.now;
-        let (tcp, mut ctx) = self.host.ctx();
+        let (tcp, _ctx) = self.host.ctx();
         let c = tcp
             .connect_inner(now, A_IP, Some(LPORT), self.peer)
             .unwrap();

@@ -320,3 +320,68 @@ fn garbage_segments_never_panic() {
     assert!(s.host.tcp.connection_count() <= 1);
     let _ = c;
 }
+
+/// RFC 1122 §4.2.2.13: a new SYN with a higher sequence number reopens a connection that is
+/// in TIME-WAIT on a listening port (clients reuse ports quickly).
+#[test]
+fn rfc1122_4_2_2_13_syn_reopens_time_wait() {
+    let mut s = script();
+    let c = s.establish_passive();
+    s.host.tcp.close(s.now, c);
+    assert_eq!(s.recv().unwrap().ctl, Fin);
+    s.send(S::new(Fin, 5001, Some(10_002)));
+    assert_eq!(s.recv().unwrap().ack, Some(5002));
+    assert_eq!(s.host.tcp.connection_count(), 1, "in TIME-WAIT");
+    s.send(S::new(Syn, 900_000, None));
+    let r = s.recv().expect("SYN,ACK for the new incarnation");
+    assert_eq!((r.ctl, r.ack), (Syn, Some(900_001)));
+    // An old duplicate SYN (lower sequence number) does not.
+    let mut s = script();
+    let c = s.establish_passive();
+    s.host.tcp.close(s.now, c);
+    s.recv().unwrap();
+    s.send(S::new(Fin, 5001, Some(10_002)));
+    s.recv().unwrap();
+    s.send(S::new(Syn, 4000, None));
+    let r = s.recv().unwrap();
+    assert_eq!(r.ctl, N, "only an ACK");
+}
+
+/// RFC 5961 §7: challenge ACKs are rate limited per connection.
+#[test]
+fn rfc5961_7_challenge_ack_rate_limit() {
+    let cfg = TcpConfig {
+        challenge_ack_limit: 3,
+        ..TcpConfig::default()
+    };
+    let mut s = Script::new(&cfg);
+    s.establish_passive();
+    let mut acks = 0;
+    for i in 0..20 {
+        s.send(S::new(Rst, 5001 + 10 + i, None));
+        while s.recv().is_some() {
+            acks += 1;
+        }
+    }
+    assert_eq!(acks, 3);
+    assert_eq!(s.host.stats.tcp.drop_challenge_ack_limit, 17);
+    s.advance(Duration::from_secs(1));
+    s.send(S::new(Syn, 5001, None));
+    assert!(s.recv().is_some(), "a new second allows more");
+}
+
+/// RFC 9293 §3.10.7.3: SYN,ACK in SYN-SENT establishes (ACK sent), MSS from the option is used
+/// for data, and the window in the SYN is not scaled (RFC 7323 §2.2).
+#[test]
+fn rfc9293_3_10_7_3_syn_ack_establishes_and_sets_mss() {
+    let mut s = script();
+    let c = s.establish_active(); // peer MSS 1000, no window scale
+    s.host.tcp.send(s.now, c, &[9; 3000]).unwrap();
+    let mut lens = Vec::new();
+    while let Some(r) = s.recv() {
+        lens.push(r.data.len());
+    }
+    assert_eq!(lens, [1000, 1000, 1000]);
+    let info = s.host.tcp.info(c).unwrap();
+    assert_eq!((info.mss, info.snd_wnd), (1000, 65535));
+}
