@@ -192,7 +192,10 @@ pub fn discard(stream: &TcpStream, counters: &ServeCounters) -> io::Result<()> {
 /// 95 printable ASCII characters, until the client goes away.
 pub fn chargen(stream: &TcpStream, counters: &ServeCounters) -> io::Result<()> {
     let mut w = stream;
-    let block = chargen_block();
+    // Whole cycles of the pattern, about 64 KB, so the stream stays continuous and each
+    // write hands the stack a large chunk.
+    let cycle = chargen_block();
+    let block = cycle.repeat((64 * 1024 / cycle.len()).max(1));
     loop {
         match w.write_all(&block) {
             Ok(()) => counters
