@@ -74,6 +74,10 @@ pub struct Core {
     next_waiter: u64,
     /// `tcp.established` when waiters were last checked (see [`Interest::TcpAccept`]).
     established_seen: u64,
+    /// The loop is (about to be) asleep in `ppoll`: a caller with new work must wake it.
+    loop_asleep: bool,
+    /// A caller left work while the loop was awake: the loop runs again before sleeping.
+    pending: bool,
     /// Ping results taken from the stack for another identifier than the caller's, kept for
     /// their owner (bounded by `net::ping`).
     pub ping_stash: VecDeque<PingEvent>,
@@ -107,6 +111,19 @@ struct Waiter {
 }
 
 impl Core {
+    /// Record that a caller changed the stack; returns whether the caller must wake the loop.
+    /// A loop that is awake will see `pending` before it sleeps, which saves an eventfd write
+    /// and a futile wake-up per `read`/`write` during bulk transfers.
+    fn note_work(&mut self) -> bool {
+        if self.loop_asleep {
+            self.loop_asleep = false;
+            true
+        } else {
+            self.pending = true;
+            false
+        }
+    }
+
     /// Collect the condition variables of waiters that can make progress now.
     fn ready_waiters(&mut self, out: &mut Vec<Arc<Condvar>>) {
         out.clear();
@@ -181,6 +198,8 @@ impl Runtime {
                 waiters: Vec::new(),
                 next_waiter: 0,
                 established_seen: 0,
+                loop_asleep: false,
+                pending: false,
                 ping_stash: VecDeque::new(),
             }),
             waker: EventFd::new()?,
@@ -268,8 +287,11 @@ impl Handle {
         }
         let now = core.now();
         let v = f(&mut core.stack, now);
+        let wake = core.note_work();
         drop(core);
-        self.shared.waker.wake();
+        if wake {
+            self.shared.waker.wake();
+        }
         Ok(v)
     }
 
@@ -329,8 +351,9 @@ impl Handle {
         if let Some((id, _)) = slot {
             core.waiters.retain(|w| w.id != id);
         }
+        let wake = result.is_ok() && core.note_work();
         drop(core);
-        if result.is_ok() {
+        if wake {
             self.shared.waker.wake();
         }
         result
@@ -398,10 +421,17 @@ fn event_loop(
             let t = deadline.map(|d| {
                 StdDuration::from_nanos(d.saturating_duration_since(now).as_nanos() as u64)
             });
-            match (t, link_fd) {
-                (t, Some(_)) => t,
-                (Some(t), None) => Some(t.min(FDLESS_LINK_POLL)),
-                (None, None) => Some(FDLESS_LINK_POLL),
+            if core.pending {
+                // A caller changed the stack while we were busy: run again at once.
+                core.pending = false;
+                Some(StdDuration::ZERO)
+            } else {
+                core.loop_asleep = true;
+                match (t, link_fd) {
+                    (t, Some(_)) => t,
+                    (Some(t), None) => Some(t.min(FDLESS_LINK_POLL)),
+                    (None, None) => Some(FDLESS_LINK_POLL),
+                }
             }
         };
         if let Err(e) = sys::wait_readable(&fds, timeout) {
@@ -427,10 +457,13 @@ impl<'a> EventLoop<'a> {
 
     /// One wake-up's work; returns false when the loop must end.
     fn iteration(&mut self) -> bool {
-        let core = self.lock();
+        let mut core = self.lock();
         if core.stopped.is_some() {
             return false;
         }
+        // This iteration transmits whatever callers queued so far.
+        core.loop_asleep = false;
+        core.pending = false;
         let (mut core, r) = self.process(core);
         if let Some(t) = self.tracer.as_mut() {
             while let Some(ev) = core.stack.poll_event() {
