@@ -39,6 +39,8 @@ mod queue;
 pub mod rng;
 mod sys;
 pub mod tap;
+#[cfg(test)]
+mod testutil;
 
 pub use sys::wait_readable;
 
