@@ -1,0 +1,86 @@
+//! The subcommands, one file each, plus what they share: stopping on a signal and printing
+//! counters on exit.
+
+pub mod connect;
+pub mod demo;
+pub mod get;
+pub mod host;
+pub mod ping;
+pub mod serve;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tcplab_stack::Stats;
+
+use crate::error::AppError;
+
+/// A channel that receives a message on SIGINT/SIGTERM/SIGHUP, or after `duration` seconds.
+pub fn stop_signal(duration: Option<f64>) -> Result<mpsc::Receiver<&'static str>, AppError> {
+    let (tx, rx) = mpsc::channel();
+    let on_signal = tx.clone();
+    ctrlc::set_handler(move || {
+        let _ = on_signal.send("signal");
+    })
+    .map_err(|e| AppError::Failed(format!("cannot install the signal handler: {e}")))?;
+    if let Some(secs) = duration {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs_f64(secs));
+            let _ = tx.send("duration elapsed");
+        });
+    }
+    Ok(rx)
+}
+
+/// Print counters on stdout, one `name value` per line, under a title; zero values are skipped.
+pub fn print_counters(title: &str, groups: &[(&str, Vec<(String, u64)>)]) {
+    println!("--- {title} ---");
+    for (group, counters) in groups {
+        for (name, value) in counters.iter().filter(|(_, v)| *v != 0) {
+            println!("{group}.{name} {value}");
+        }
+    }
+}
+
+/// The stack's counters as `(name, value)` pairs: every foundation layer's, then TCP's.
+pub fn stack_counters(stats: &Stats) -> Vec<(String, u64)> {
+    let t = &stats.tcp;
+    let mut v: Vec<(String, u64)> = stats.iter().collect();
+    let tcp = [
+        ("tcp.segments_in", t.segments_in),
+        ("tcp.segments_out", t.segments_out),
+        ("tcp.resets_sent", t.resets_sent),
+        ("tcp.resets_received", t.resets_received),
+        ("tcp.active_opens", t.active_opens),
+        ("tcp.passive_opens", t.passive_opens),
+        ("tcp.established", t.established),
+        ("tcp.timeouts", t.timeouts),
+        ("tcp.rto_expirations", t.rto_expirations),
+        ("tcp.fast_retransmits", t.fast_retransmits),
+        ("tcp.retransmitted_segments", t.retransmitted_segments),
+        ("tcp.dup_acks", t.dup_acks),
+        ("tcp.challenge_acks", t.challenge_acks),
+        ("tcp.segs_out_of_order", t.segs_out_of_order),
+        ("tcp.drop_malformed", t.drop_malformed),
+        ("tcp.drop_out_of_window", t.drop_out_of_window),
+        ("tcp.drop_bad_ack", t.drop_bad_ack),
+        ("tcp.drop_no_ack", t.drop_no_ack),
+        ("tcp.drop_after_fin", t.drop_after_fin),
+        ("tcp.drop_recv_buffer_full", t.drop_recv_buffer_full),
+        ("tcp.drop_listen_other", t.drop_listen_other),
+        ("tcp.drop_syn_queue_full", t.drop_syn_queue_full),
+        ("tcp.drop_accept_queue_full", t.drop_accept_queue_full),
+        ("tcp.drop_too_many_connections", t.drop_too_many_connections),
+        ("tcp.drop_rst_queue_full", t.drop_rst_queue_full),
+        ("tcp.drop_icmp_out_of_window", t.drop_icmp_out_of_window),
+        ("tcp.icmp_hard_errors", t.icmp_hard_errors),
+        ("tcp.icmp_soft_errors", t.icmp_soft_errors),
+    ];
+    v.extend(tcp.iter().map(|(n, c)| (n.to_string(), *c)));
+    v
+}
+
+/// The link's counters as `(name, value)` pairs.
+pub fn link_counters(counters: &[(&'static str, u64)]) -> Vec<(String, u64)> {
+    counters.iter().map(|(n, v)| (n.to_string(), *v)).collect()
+}
