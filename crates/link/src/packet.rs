@@ -2,12 +2,13 @@
 //!
 //! # Design
 //! `pnet_datalink`'s receiver has no descriptor to poll and its `next()` blocks by default.
-//! Rather than a reader thread feeding a queue, we open the `AF_PACKET` socket ourselves
-//! ([`crate::sys`]) and hand it to pnet through `Config::socket_fd`; pnet binds it to the
-//! interface and does the I/O. So we know the descriptor ([`Link::raw_fd`], for `poll(2)`),
-//! can set options pnet lacks, and no thread or extra copy is needed. With a zero
-//! `read_timeout`, pnet's `next()` is a non-blocking `poll` + `recvfrom`: `recv` calls it
-//! until it reports nothing ready (`TimedOut`/`WouldBlock`) or the batch is full.
+//! Rather than a reader thread feeding a queue, we open the `AF_PACKET` socket ourselves (in
+//! `sys.rs`, the crate's one unsafe module) and hand it to pnet through `Config::socket_fd`;
+//! pnet binds it to the interface and does the I/O. So we know the descriptor
+//! ([`Link::raw_fd`], for `poll(2)`), can set options pnet lacks, and need no thread and no
+//! extra copy. With a zero `read_timeout`, pnet's `next()` is a non-blocking `poll` +
+//! `recvfrom`: `recv` calls it until it reports nothing ready (`TimedOut`/`WouldBlock`) or the
+//! batch is full.
 //!
 //! - Buffers: pnet's read and write buffers default to 4096 bytes and would truncate larger
 //!   frames; both are sized for [`MAX_FRAME`].
