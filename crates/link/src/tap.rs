@@ -219,6 +219,28 @@ mod tests {
         assert!(matches!(e, LinkError::NoSuchInterface(_)));
     }
 
+    /// Non-root only (as root it is skipped): opening needs privileges, and the error says so.
+    #[test]
+    fn unprivileged_open_is_permission_denied() {
+        if crate::sys::is_root() {
+            eprintln!("SKIPPED tap::unprivileged_open_is_permission_denied: runs as root");
+            return;
+        }
+        if !std::path::Path::new("/dev/net/tun").exists() {
+            eprintln!("SKIPPED tap::unprivileged_open_is_permission_denied: no /dev/net/tun");
+            return;
+        }
+        let err = TapLink::open("tltap9").unwrap_err();
+        assert!(matches!(err, LinkError::PermissionDenied(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains("open TAP device tltap9: permission denied"),
+            "{err}"
+        );
+        let err = crate::packet::PacketLink::open("lo").unwrap_err();
+        assert!(matches!(err, LinkError::PermissionDenied(_)), "{err}");
+    }
+
     /// Root only: the kernel answers our ARP request through a TAP device in a fresh
     /// namespace, and its reply comes back through `recv` after `poll(2)` on the fd.
     #[test]
