@@ -87,10 +87,16 @@ fn main() {
     match run(&args) {
         Ok((bytes, t)) if bytes == args.bytes => {
             let secs = t.as_secs_f64();
-            println!("bytes={bytes} secs={secs:.4} gbps={:.4}", bytes as f64 * 8.0 / secs / 1e9);
+            println!(
+                "bytes={bytes} secs={secs:.4} gbps={:.4}",
+                bytes as f64 * 8.0 / secs / 1e9
+            );
         }
         Ok((bytes, _)) => {
-            eprintln!("tl-bench-peer: error: connection ended after {bytes} of {} bytes", args.bytes);
+            eprintln!(
+                "tl-bench-peer: error: connection ended after {bytes} of {} bytes",
+                args.bytes
+            );
             std::process::exit(1);
         }
         Err(e) => {

@@ -48,7 +48,9 @@ struct Args {
 }
 
 fn parse_cidr(s: &str) -> Result<(Ipv4Address, u8), String> {
-    let (a, p) = s.split_once('/').ok_or_else(|| format!("bad address {s:?}: expected A.B.C.D/P"))?;
+    let (a, p) = s
+        .split_once('/')
+        .ok_or_else(|| format!("bad address {s:?}: expected A.B.C.D/P"))?;
     let addr: Ipv4Address = a.parse().map_err(|_| format!("bad address {a:?}"))?;
     let prefix: u8 = p.parse().map_err(|_| format!("bad prefix {p:?}"))?;
     Ok((addr, prefix))
@@ -64,8 +66,8 @@ fn main() {
 
 fn run(args: &Args) -> Result<(), String> {
     let (addr, prefix) = parse_cidr(&args.addr)?;
-    let mut device =
-        TunTapInterface::new(&args.tap, Medium::Ethernet).map_err(|e| format!("open TAP {}: {e}", args.tap))?;
+    let mut device = TunTapInterface::new(&args.tap, Medium::Ethernet)
+        .map_err(|e| format!("open TAP {}: {e}", args.tap))?;
     let fd = device.as_raw_fd();
     let o = addr.octets();
     let mac = EthernetAddress([0x02, 0x53, o[0], o[1], o[2], o[3]]);
@@ -73,7 +75,8 @@ fn run(args: &Args) -> Result<(), String> {
     config.random_seed = 1;
     let mut iface = Interface::new(config, &mut device, Instant::now());
     iface.update_ip_addrs(|a| {
-        a.push(IpCidr::new(addr.into(), prefix)).expect("one address fits");
+        a.push(IpCidr::new(addr.into(), prefix))
+            .expect("one address fits");
     });
 
     let mut socket = tcp::Socket::new(

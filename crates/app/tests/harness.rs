@@ -9,8 +9,13 @@ use std::time::{Duration, Instant};
 use common::{pattern, tap_lab, veth_lab, Netns, Proc};
 
 fn ns_exists(name: &str) -> bool {
-    let out = std::process::Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
-    String::from_utf8_lossy(&out.stdout).lines().any(|l| l.split_whitespace().next() == Some(name))
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(name))
 }
 
 #[test]
@@ -23,7 +28,9 @@ fn namespace_tap_and_veth_are_created_and_deleted() {
         assert!(tap_ns.starts_with(&format!("tl-{}-", std::process::id())));
         assert!(ns_exists(&tap_ns));
         assert!(ns.has_link("tap0"));
-        let addr = ns.exec_ok(&["ip", "-4", "addr", "show", "dev", "tap0"]).out();
+        let addr = ns
+            .exec_ok(&["ip", "-4", "addr", "show", "dev", "tap0"])
+            .out();
         assert!(addr.contains("198.18.1.1/24"), "{addr}");
 
         let (a, b) = veth_lab(2);
@@ -32,7 +39,10 @@ fn namespace_tap_and_veth_are_created_and_deleted() {
         assert!(a.has_link("veth0") && !a.has_link("veth1"));
         assert!(b.has_link("veth1") && !b.has_link("veth0"));
         // The kernel end is reachable from itself (address configured, link up).
-        let ping = b.run(&["ping", "-c", "1", "-W", "2", "198.18.2.1"], Duration::from_secs(5));
+        let ping = b.run(
+            &["ping", "-c", "1", "-W", "2", "198.18.2.1"],
+            Duration::from_secs(5),
+        );
         assert!(ping.success(), "{}", ping.describe());
     }
     for n in [&tap_ns, &a_name, &b_name] {
@@ -75,7 +85,11 @@ fn waits_are_bounded_and_children_are_killed() {
 
     // Output and stdin round trip through `cat`, with binary data larger than a pipe buffer.
     let data = pattern(300_000, 9);
-    let out = common::run_timeout(std::process::Command::new("cat"), Some(data.clone()), Duration::from_secs(10));
+    let out = common::run_timeout(
+        std::process::Command::new("cat"),
+        Some(data.clone()),
+        Duration::from_secs(10),
+    );
     assert!(out.success(), "{}", out.describe());
     assert_eq!(out.stdout, data);
 
@@ -92,7 +106,11 @@ fn waits_are_bounded_and_children_are_killed() {
     drop(p);
     // Killed and reaped: the pid no longer names a process (not even a zombie).
     // SAFETY: signal 0 only checks for existence.
-    assert_ne!(unsafe { libc::kill(pid as i32, 0) }, 0, "child {pid} still exists after drop");
+    assert_ne!(
+        unsafe { libc::kill(pid as i32, 0) },
+        0,
+        "child {pid} still exists after drop"
+    );
 }
 
 #[test]
@@ -103,5 +121,8 @@ fn wait_line_panics_in_time_when_the_line_never_comes() {
         p.wait_line("ready", Duration::from_secs(5));
     });
     assert!(r.is_err());
-    assert!(start.elapsed() < Duration::from_secs(5), "exit of the child should end the wait early");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "exit of the child should end the wait early"
+    );
 }

@@ -14,13 +14,22 @@ const T: Duration = Duration::from_secs(20);
 /// Kernel `ping` (iputils) with `count` echoes of `size` bytes to `dest` from `ns`.
 fn kernel_ping(ns: &Netns, dest: &str, count: u32, size: usize) -> common::Output {
     let (c, s) = (count.to_string(), size.to_string());
-    ns.run(&["ping", "-n", "-c", &c, "-i", "0.2", "-W", "2", "-s", &s, dest], T)
+    ns.run(
+        &[
+            "ping", "-n", "-c", &c, "-i", "0.2", "-W", "2", "-s", &s, dest,
+        ],
+        T,
+    )
 }
 
 fn assert_all_received(out: &common::Output, count: u32) {
     assert!(out.success(), "ping failed:\n{}", out.describe());
     let want = format!("{count} received");
-    assert!(out.out().contains(&want), "expected {want:?}:\n{}", out.describe());
+    assert!(
+        out.out().contains(&want),
+        "expected {want:?}:\n{}",
+        out.describe()
+    );
 }
 
 /// Checks iputils-like output of `tcplab ping` (CLI.md): reply lines and the summary.
@@ -29,9 +38,20 @@ fn assert_tcplab_ping_ok(out: &common::Output, dest: &str, count: u32, size: usi
     let text = out.out();
     let reply = format!("{} bytes from {dest}: icmp_seq=", size + 8);
     let replies = text.lines().filter(|l| l.starts_with(&reply)).count();
-    assert_eq!(replies, count as usize, "expected {count} lines starting {reply:?}:\n{text}");
-    assert!(text.contains(&format!("--- {dest} ping statistics ---")), "{text}");
-    assert!(text.contains(&format!("{count} packets transmitted, {count} received, 0% packet loss")), "{text}");
+    assert_eq!(
+        replies, count as usize,
+        "expected {count} lines starting {reply:?}:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("--- {dest} ping statistics ---")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{count} packets transmitted, {count} received, 0% packet loss"
+        )),
+        "{text}"
+    );
     assert!(text.contains("rtt min/avg/max/mdev = "), "{text}");
 }
 
@@ -43,10 +63,16 @@ fn kernel_pings_tcplab_host_over_tap() {
     let mut host = tcplab_ready(&ns, &["host", "--tap", "tap0", "--addr", "198.18.1.2/24"]);
     assert_all_received(&kernel_ping(&ns, "198.18.1.2", 3, 56), 3);
     // The kernel learned our MAC through ARP (RFC 826) on the TAP link.
-    let neigh = ns.exec_ok(&["ip", "neigh", "show", "198.18.1.2", "dev", "tap0"]).out();
+    let neigh = ns
+        .exec_ok(&["ip", "neigh", "show", "198.18.1.2", "dev", "tap0"])
+        .out();
     assert!(neigh.contains("lladdr"), "no ARP entry for tcplab: {neigh}");
     let out = host.terminate(Duration::from_secs(5));
-    assert!(!out.timed_out, "host did not stop on SIGTERM:\n{}", out.describe());
+    assert!(
+        !out.timed_out,
+        "host did not stop on SIGTERM:\n{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -55,7 +81,18 @@ fn tcplab_pings_kernel_over_tap() {
     let ns = tap_lab(1);
     let out = tcplab_run(
         &ns,
-        &["ping", "--tap", "tap0", "--addr", "198.18.1.2/24", "-c", "3", "-i", "0.2", "198.18.1.1"],
+        &[
+            "ping",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.1.2/24",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "198.18.1.1",
+        ],
         T,
     );
     assert_tcplab_ping_ok(&out, "198.18.1.1", 3, 56);
@@ -77,7 +114,18 @@ fn tcplab_pings_kernel_over_af_packet() {
     let (a, _b) = veth_lab(4);
     let out = tcplab_run(
         &a,
-        &["ping", "--iface", "veth0", "--addr", "198.18.4.2/24", "-c", "3", "-i", "0.2", "198.18.4.1"],
+        &[
+            "ping",
+            "--iface",
+            "veth0",
+            "--addr",
+            "198.18.4.2/24",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "198.18.4.1",
+        ],
         T,
     );
     assert_tcplab_ping_ok(&out, "198.18.4.1", 3, 56);
@@ -91,7 +139,10 @@ fn af_packet_with_both_veth_ends_in_one_namespace() {
     require_tools!("ping");
     let ns = Netns::new();
     common::veth(&ns, "veth0", &ns, "veth1", Some("198.18.5.1/24"));
-    let mut host = tcplab_ready(&ns, &["host", "--iface", "veth0", "--addr", "198.18.5.2/24"]);
+    let mut host = tcplab_ready(
+        &ns,
+        &["host", "--iface", "veth0", "--addr", "198.18.5.2/24"],
+    );
     assert_all_received(&kernel_ping(&ns, "198.18.5.2", 2, 56), 2);
     host.terminate(Duration::from_secs(5));
 }
@@ -101,17 +152,39 @@ fn kernel_udp_to_tcplab_udp_echo_over_tap() {
     require_root!();
     require_tools!("socat");
     let ns = tap_lab(1);
-    let mut host = tcplab_ready(&ns, &["host", "--tap", "tap0", "--addr", "198.18.1.2/24", "--udp-echo", "7007"]);
+    let mut host = tcplab_ready(
+        &ns,
+        &[
+            "host",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.1.2/24",
+            "--udp-echo",
+            "7007",
+        ],
+    );
     // Three datagrams, each echoed back unchanged (RFC 862 over UDP).
     for msg in ["hello tcplab\n", "second datagram\n", &"x".repeat(1400)] {
-        let out = ns.run_stdin(&["socat", "-T", "3", "-", "UDP4:198.18.1.2:7007"], msg.as_bytes().to_vec(), T);
+        let out = ns.run_stdin(
+            &["socat", "-t", "1", "-T", "3", "-", "UDP4:198.18.1.2:7007"],
+            msg.as_bytes().to_vec(),
+            T,
+        );
         assert!(out.success(), "socat failed:\n{}", out.describe());
         assert_eq!(out.out(), msg, "echo differs");
     }
     // A datagram larger than the MTU: fragmented by the kernel, reassembled by tcplab, and the
     // echo fragmented by tcplab and reassembled by the kernel (RFC 791 §3.2).
-    let big = common::pattern(3000, 5).iter().map(|b| b'a' + b % 26).collect::<Vec<u8>>();
-    let out = ns.run_stdin(&["socat", "-T", "3", "-", "UDP4:198.18.1.2:7007"], big.clone(), T);
+    let big = common::pattern(3000, 5)
+        .iter()
+        .map(|b| b'a' + b % 26)
+        .collect::<Vec<u8>>();
+    let out = ns.run_stdin(
+        &["socat", "-t", "1", "-T", "3", "-", "UDP4:198.18.1.2:7007"],
+        big.clone(),
+        T,
+    );
     assert!(out.success(), "socat failed:\n{}", out.describe());
     assert_eq!(out.stdout, big, "fragmented echo differs");
     host.terminate(Duration::from_secs(5));
@@ -122,9 +195,24 @@ fn kernel_udp_to_tcplab_udp_echo_over_af_packet() {
     require_root!();
     require_tools!("socat");
     let (a, b) = veth_lab(4);
-    let mut host = tcplab_ready(&a, &["host", "--iface", "veth0", "--addr", "198.18.4.2/24", "--udp-echo", "7"]);
+    let mut host = tcplab_ready(
+        &a,
+        &[
+            "host",
+            "--iface",
+            "veth0",
+            "--addr",
+            "198.18.4.2/24",
+            "--udp-echo",
+            "7",
+        ],
+    );
     let msg = b"over AF_PACKET\n".to_vec();
-    let out = b.run_stdin(&["socat", "-T", "3", "-", "UDP4:198.18.4.2:7"], msg.clone(), T);
+    let out = b.run_stdin(
+        &["socat", "-t", "1", "-T", "3", "-", "UDP4:198.18.4.2:7"],
+        msg.clone(),
+        T,
+    );
     assert!(out.success(), "socat failed:\n{}", out.describe());
     assert_eq!(out.stdout, msg);
     host.terminate(Duration::from_secs(5));
@@ -146,7 +234,20 @@ fn fragmented_4000_byte_ping_tcplab_to_kernel() {
     let ns = tap_lab(1);
     let out = tcplab_run(
         &ns,
-        &["ping", "--tap", "tap0", "--addr", "198.18.1.2/24", "-c", "2", "-i", "0.2", "-s", "4000", "198.18.1.1"],
+        &[
+            "ping",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.1.2/24",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-s",
+            "4000",
+            "198.18.1.1",
+        ],
         T,
     );
     assert_tcplab_ping_ok(&out, "198.18.1.1", 2, 4000);
@@ -159,7 +260,20 @@ fn fragmented_ping_both_ways_over_af_packet() {
     let (a, b) = veth_lab(4);
     let out = tcplab_run(
         &a,
-        &["ping", "--iface", "veth0", "--addr", "198.18.4.2/24", "-c", "2", "-i", "0.2", "-s", "4000", "198.18.4.1"],
+        &[
+            "ping",
+            "--iface",
+            "veth0",
+            "--addr",
+            "198.18.4.2/24",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-s",
+            "4000",
+            "198.18.4.1",
+        ],
         T,
     );
     assert_tcplab_ping_ok(&out, "198.18.4.1", 2, 4000);
@@ -175,7 +289,20 @@ fn ping_to_a_silent_address_fails_with_exit_1() {
     // Nobody has 198.18.1.99: ARP goes unanswered, no reply ever comes.
     let out = tcplab_run(
         &ns,
-        &["ping", "--tap", "tap0", "--addr", "198.18.1.2/24", "-c", "2", "-i", "0.2", "-W", "1", "198.18.1.99"],
+        &[
+            "ping",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.1.2/24",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "198.18.1.99",
+        ],
         T,
     );
     assert!(!out.timed_out, "{}", out.describe());
@@ -185,8 +312,17 @@ fn ping_to_a_silent_address_fails_with_exit_1() {
 /// One readable `tcplab: error: ...` line on stderr (CLI.md).
 fn assert_one_error_line(out: &common::Output) {
     let lines = out.err_lines();
-    assert_eq!(lines.len(), 1, "expected exactly one stderr line:\n{}", out.describe());
-    assert!(lines[0].starts_with("tcplab: error: "), "{}", out.describe());
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected exactly one stderr line:\n{}",
+        out.describe()
+    );
+    assert!(
+        lines[0].starts_with("tcplab: error: "),
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -203,7 +339,11 @@ fn wrong_cli_flag_gives_one_line_and_exit_2() {
     );
     assert_eq!(out.code(), Some(2), "{}", out.describe());
     assert_one_error_line(&out);
-    assert!(out.err().contains("--no-such-flag"), "the line should name the bad flag:\n{}", out.describe());
+    assert!(
+        out.err().contains("--no-such-flag"),
+        "the line should name the bad flag:\n{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -225,10 +365,27 @@ fn missing_link_option_gives_one_line_and_exit_2() {
 fn missing_interface_gives_one_line_and_nonzero_exit() {
     require_root!();
     let ns = Netns::new();
-    let out = tcplab_run(&ns, &["ping", "--iface", "nosuch0", "--addr", "198.18.6.2/24", "-c", "1", "198.18.6.1"], T);
+    let out = tcplab_run(
+        &ns,
+        &[
+            "ping",
+            "--iface",
+            "nosuch0",
+            "--addr",
+            "198.18.6.2/24",
+            "-c",
+            "1",
+            "198.18.6.1",
+        ],
+        T,
+    );
     assert!(!out.timed_out && !out.success(), "{}", out.describe());
     assert_one_error_line(&out);
-    assert!(out.err().contains("nosuch0"), "the line should name the interface:\n{}", out.describe());
+    assert!(
+        out.err().contains("nosuch0"),
+        "the line should name the interface:\n{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -258,5 +415,9 @@ fn tap_without_permission_gives_one_line_and_nonzero_exit() {
     assert!(!out.timed_out && !out.success(), "{}", out.describe());
     assert_one_error_line(&out);
     let line = out.err().to_lowercase();
-    assert!(line.contains("permission") || line.contains("not permitted"), "{}", out.describe());
+    assert!(
+        line.contains("permission") || line.contains("not permitted"),
+        "{}",
+        out.describe()
+    );
 }

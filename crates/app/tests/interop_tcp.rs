@@ -11,7 +11,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{env_usize, pattern, sha256_hex, tap_lab, tcplab_ready, veth_lab, Netns, Proc, TempDir, TCPLAB};
+use common::{
+    env_usize, pattern, sha256_hex, tap_lab, tcplab_ready, veth_lab, Netns, Proc, TempDir, TCPLAB,
+};
 
 const MB: usize = 1 << 20;
 
@@ -34,7 +36,18 @@ fn budget(bytes: usize) -> Duration {
 }
 
 fn serve_http(ns: &Netns, root: &str, extra: &[&str]) -> Proc {
-    let mut args = vec!["serve", "http", "--tap", "tap0", "--addr", "198.18.1.2/24", "--port", "80", "--root", root];
+    let mut args = vec![
+        "serve",
+        "http",
+        "--tap",
+        "tap0",
+        "--addr",
+        "198.18.1.2/24",
+        "--port",
+        "80",
+        "--root",
+        root,
+    ];
     args.extend_from_slice(extra);
     tcplab_ready(ns, &args)
 }
@@ -51,34 +64,87 @@ fn curl_and_wget_download_from_tcplab_http_over_tap() {
 
     let dst = dir.join("curl.out");
     let out = ns.run(
-        &["curl", "-sS", "--fail", "--max-time", "120", "-o", dst.to_str().unwrap(), url],
+        &[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "120",
+            "-o",
+            dst.to_str().unwrap(),
+            url,
+        ],
         budget(len),
     );
     assert!(out.success(), "curl failed:\n{}", out.describe());
     assert_eq!(file_sha(&dst), sha, "curl download differs");
 
     let dst = dir.join("wget.out");
-    let out = ns.run(&["wget", "-q", "--tries=1", "--timeout=60", "-O", dst.to_str().unwrap(), url], budget(len));
+    let out = ns.run(
+        &[
+            "wget",
+            "-q",
+            "--tries=1",
+            "--timeout=60",
+            "-O",
+            dst.to_str().unwrap(),
+            url,
+        ],
+        budget(len),
+    );
     assert!(out.success(), "wget failed:\n{}", out.describe());
     assert_eq!(file_sha(&dst), sha, "wget download differs");
 
     // HEAD and 404 answers (HTTP/1.1 semantics the clients rely on).
-    let out = ns.run(&["curl", "-sS", "-I", "--max-time", "10", url], Duration::from_secs(15));
-    assert!(out.success(), "{}", out.describe());
-    assert!(out.out().to_lowercase().contains(&format!("content-length: {len}")), "{}", out.describe());
     let out = ns.run(
-        &["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://198.18.1.2/missing"],
+        &["curl", "-sS", "-I", "--max-time", "10", url],
+        Duration::from_secs(15),
+    );
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.out()
+            .to_lowercase()
+            .contains(&format!("content-length: {len}")),
+        "{}",
+        out.describe()
+    );
+    let out = ns.run(
+        &[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+            "http://198.18.1.2/missing",
+        ],
         Duration::from_secs(15),
     );
     assert_eq!(out.out(), "404", "{}", out.describe());
 
     let out = server.terminate(Duration::from_secs(10));
-    assert!(!out.timed_out, "server did not stop on SIGTERM:\n{}", out.describe());
+    assert!(
+        !out.timed_out,
+        "server did not stop on SIGTERM:\n{}",
+        out.describe()
+    );
 }
 
 /// `python3 -m http.server` in `ns`, bound to `addr`, serving `dir`; waits until it listens.
 fn kernel_http_server(ns: &Netns, addr: &str, dir: &str) -> Proc {
-    let mut p = ns.spawn(&["python3", "-u", "-m", "http.server", "8000", "--bind", addr, "--directory", dir]);
+    let mut p = ns.spawn(&[
+        "python3",
+        "-u",
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        addr,
+        "--directory",
+        dir,
+    ]);
     p.wait_line("Serving HTTP", Duration::from_secs(15));
     p
 }
@@ -89,7 +155,10 @@ fn check_get(out: &common::Output, dst: &std::path::Path, sha: &str, len: usize)
     // Final line: "<bytes> bytes in <secs> s (<rate> Mbit/s)".
     let text = out.out();
     let last = text.lines().last().unwrap_or("");
-    assert!(last.starts_with(&format!("{len} bytes in ")) && last.ends_with("Mbit/s)"), "final line: {last:?}");
+    assert!(
+        last.starts_with(&format!("{len} bytes in ")) && last.ends_with("Mbit/s)"),
+        "final line: {last:?}"
+    );
 }
 
 #[test]
@@ -169,12 +238,27 @@ fn nc_to_tcplab_serve_echo() {
     require_root!();
     require_tools!("nc");
     let ns = tap_lab(1);
-    let mut server =
-        tcplab_ready(&ns, &["serve", "echo", "--tap", "tap0", "--addr", "198.18.1.2/24", "--port", "7"]);
+    let mut server = tcplab_ready(
+        &ns,
+        &[
+            "serve",
+            "echo",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.1.2/24",
+            "--port",
+            "7",
+        ],
+    );
     // 1 MB through the echo server: nc half-closes after stdin EOF (-N), the server echoes
     // everything, then closes (RFC 862), and nc exits on EOF.
     let data = pattern(MB, 4);
-    let out = ns.run_stdin(&["nc", "-N", "-w", "20", "198.18.1.2", "7"], data.clone(), Duration::from_secs(60));
+    let out = ns.run_stdin(
+        &["nc", "-N", "-w", "20", "198.18.1.2", "7"],
+        data.clone(),
+        Duration::from_secs(60),
+    );
     assert!(out.success(), "nc failed:\n{}", out.describe());
     assert_eq!(out.stdout.len(), data.len(), "echo length");
     assert!(out.stdout == data, "echoed bytes differ");
@@ -187,21 +271,46 @@ fn tcplab_connect_to_kernel_echo_we_close_first() {
     require_tools!("socat");
     let ns = tap_lab(1);
     // Kernel echo server (socat PIPE echoes what it reads and closes after our FIN).
-    let mut echo = ns.spawn(&["socat", "-T", "30", "-t", "5", "TCP4-LISTEN:9000,bind=198.18.1.1,reuseaddr", "PIPE"]);
+    let mut echo = ns.spawn(&[
+        "socat",
+        "-T",
+        "30",
+        "-t",
+        "5",
+        "TCP4-LISTEN:9000,bind=198.18.1.1,reuseaddr",
+        "PIPE",
+    ]);
     wait_listening(&ns, 9000);
     let data = pattern(512 * 1024, 5);
     let start = Instant::now();
     // stdin EOF -> tcplab half-closes first (we send FIN first); socat then closes too.
     let out = ns.run_stdin(
-        &[TCPLAB, "connect", "--tap", "tap0", "--addr", "198.18.1.2/24", "198.18.1.1:9000"],
+        &[
+            TCPLAB,
+            "connect",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.1.2/24",
+            "198.18.1.1:9000",
+        ],
         data.clone(),
         Duration::from_secs(60),
     );
     assert!(out.success(), "tcplab connect failed:\n{}", out.describe());
-    assert!(out.stdout == data, "echo through kernel differs ({} of {} bytes)", out.stdout.len(), data.len());
+    assert!(
+        out.stdout == data,
+        "echo through kernel differs ({} of {} bytes)",
+        out.stdout.len(),
+        data.len()
+    );
     assert!(start.elapsed() < Duration::from_secs(30));
     let e = echo.wait(Duration::from_secs(10));
-    assert!(e.success(), "kernel side did not finish cleanly:\n{}", e.describe());
+    assert!(
+        e.success(),
+        "kernel side did not finish cleanly:\n{}",
+        e.describe()
+    );
 }
 
 #[test]
@@ -213,15 +322,35 @@ fn kernel_closes_first_then_tcplab_closes() {
     let data = std::fs::read(dir.join("hello.bin")).unwrap();
     // The kernel sends the file and closes its side first (socat -u: one direction only).
     let src = format!("OPEN:{}", dir.join("hello.bin").display());
-    let mut sender = ns.spawn(&["socat", "-u", &src, "TCP4-LISTEN:9001,bind=198.18.1.1,reuseaddr"]);
+    let mut sender = ns.spawn(&[
+        "socat",
+        "-u",
+        &src,
+        "TCP4-LISTEN:9001,bind=198.18.1.1,reuseaddr",
+    ]);
     wait_listening(&ns, 9001);
-    let mut conn = ns.spawn_stdin(&[TCPLAB, "connect", "--tap", "tap0", "--addr", "198.18.1.2/24", "198.18.1.1:9001"]);
-    assert!(conn.wait_stdout_len(data.len(), Duration::from_secs(30)), "did not receive all data");
+    let mut conn = ns.spawn_stdin(&[
+        TCPLAB,
+        "connect",
+        "--tap",
+        "tap0",
+        "--addr",
+        "198.18.1.2/24",
+        "198.18.1.1:9001",
+    ]);
+    assert!(
+        conn.wait_stdout_len(data.len(), Duration::from_secs(30)),
+        "did not receive all data"
+    );
     // The peer's FIN has arrived (CLOSE-WAIT); our stdin is still open, so tcplab keeps running.
     std::thread::sleep(Duration::from_millis(300));
     conn.close_stdin();
     let out = conn.wait(Duration::from_secs(15));
-    assert!(out.success(), "tcplab connect after peer close:\n{}", out.describe());
+    assert!(
+        out.success(),
+        "tcplab connect after peer close:\n{}",
+        out.describe()
+    );
     assert!(out.stdout == data, "received bytes differ");
     let s = sender.wait(Duration::from_secs(10));
     assert!(s.success(), "kernel sender:\n{}", s.describe());
@@ -238,7 +367,15 @@ fn curl_closes_first_and_server_keeps_serving() {
     // run must still be served, and two URLs in one run reuse one keep-alive connection.
     for _ in 0..3 {
         let out = ns.run(
-            &["curl", "-sS", "--fail", "--max-time", "20", "http://198.18.1.2/small.bin", "http://198.18.1.2/small.bin"],
+            &[
+                "curl",
+                "-sS",
+                "--fail",
+                "--max-time",
+                "20",
+                "http://198.18.1.2/small.bin",
+                "http://198.18.1.2/small.bin",
+            ],
             Duration::from_secs(30),
         );
         assert!(out.success(), "curl:\n{}", out.describe());
@@ -259,17 +396,33 @@ fn hundred_concurrent_curl_clients() {
     let mut server = serve_http(&ns, dir.path(), &[]);
     let start = Instant::now();
     let mut procs: Vec<Proc> = (0..clients)
-        .map(|_| ns.spawn(&["curl", "-sS", "--fail", "--max-time", "60", "http://198.18.1.2/obj.bin"]))
+        .map(|_| {
+            ns.spawn(&[
+                "curl",
+                "-sS",
+                "--fail",
+                "--max-time",
+                "60",
+                "http://198.18.1.2/obj.bin",
+            ])
+        })
         .collect();
     let mut failed = Vec::new();
     for (i, p) in procs.iter_mut().enumerate() {
-        let left = Duration::from_secs(90).saturating_sub(start.elapsed()).max(Duration::from_secs(1));
+        let left = Duration::from_secs(90)
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_secs(1));
         let out = p.wait(left);
         if !out.success() || sha256_hex(&out.stdout) != sha {
             failed.push((i, out.describe()));
         }
     }
-    assert!(failed.is_empty(), "{} of {clients} clients failed; first: {:?}", failed.len(), failed.first());
+    assert!(
+        failed.is_empty(),
+        "{} of {clients} clients failed; first: {:?}",
+        failed.len(),
+        failed.first()
+    );
     server.terminate(Duration::from_secs(10));
 }
 
@@ -284,10 +437,23 @@ fn download_through_five_percent_loss_is_byte_exact() {
     let mut server = serve_http(&ns, dir.path(), &["--impair", "loss=5%", "--seed", "7"]);
     let dst = dir.join("lossy.out");
     let out = ns.run(
-        &["curl", "-sS", "--fail", "--max-time", "170", "-o", dst.to_str().unwrap(), "http://198.18.1.2/blob.bin"],
+        &[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "170",
+            "-o",
+            dst.to_str().unwrap(),
+            "http://198.18.1.2/blob.bin",
+        ],
         Duration::from_secs(180),
     );
-    assert!(out.success(), "curl through loss failed:\n{}", out.describe());
+    assert!(
+        out.success(),
+        "curl through loss failed:\n{}",
+        out.describe()
+    );
     assert_eq!(file_sha(&dst), sha, "download through 5% loss differs");
     server.terminate(Duration::from_secs(10));
 }
@@ -299,14 +465,30 @@ fn connect_to_closed_kernel_port_is_refused_quickly() {
     let start = Instant::now();
     // Nothing listens on 198.18.1.1:9; the kernel answers our SYN with RST (RFC 9293 §3.10.7.1).
     let out = ns.run(
-        &[TCPLAB, "connect", "--tap", "tap0", "--addr", "198.18.1.2/24", "198.18.1.1:9"],
+        &[
+            TCPLAB,
+            "connect",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.1.2/24",
+            "198.18.1.1:9",
+        ],
         Duration::from_secs(20),
     );
     assert!(!out.timed_out && !out.success(), "{}", out.describe());
-    assert!(start.elapsed() < Duration::from_secs(5), "refusal took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "refusal took {:?}",
+        start.elapsed()
+    );
     let lines = out.err_lines();
     assert_eq!(lines.len(), 1, "{}", out.describe());
-    assert!(lines[0].to_lowercase().contains("refused"), "{}", out.describe());
+    assert!(
+        lines[0].to_lowercase().contains("refused"),
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -318,9 +500,16 @@ fn kernel_connect_to_closed_tcplab_port_is_refused_quickly() {
     let mut server = serve_http(&ns, dir.path(), &[]);
     let start = Instant::now();
     // tcplab listens on 80 only: a SYN to 81 gets RST (curl exit code 7: couldn't connect).
-    let out = ns.run(&["curl", "-sS", "--max-time", "10", "http://198.18.1.2:81/"], Duration::from_secs(15));
+    let out = ns.run(
+        &["curl", "-sS", "--max-time", "10", "http://198.18.1.2:81/"],
+        Duration::from_secs(15),
+    );
     assert_eq!(out.code(), Some(7), "{}", out.describe());
-    assert!(start.elapsed() < Duration::from_secs(3), "refusal took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "refusal took {:?}",
+        start.elapsed()
+    );
     server.terminate(Duration::from_secs(10));
 }
 

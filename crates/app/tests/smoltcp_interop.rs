@@ -12,61 +12,9 @@ use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp as stcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint};
+use tcplab_link::memory::{self, MemoryLink};
 use tcplab_link::{Batch, Link, MAX_FRAME};
 use tcplab_stack::{Config, ConnHandle, Instant, Ipv4Addr, SocketAddrV4, Stack, TcpError};
-
-/// An in-memory cable between the two stacks (stand-in with the API of
-/// `tcplab_link::memory::pair`: `Link` plus `queued()`).
-mod wire {
-    use std::collections::VecDeque;
-    use std::sync::{Arc, Mutex};
-
-    use tcplab_link::{Batch, Instant, Link, LinkError};
-
-    type Queue = Arc<Mutex<VecDeque<Vec<u8>>>>;
-
-    /// One end of the cable.
-    pub struct End {
-        inbox: Queue,
-        outbox: Queue,
-    }
-
-    /// Two connected ends.
-    pub fn pair() -> (End, End) {
-        let (x, y): (Queue, Queue) = Default::default();
-        (End { inbox: x.clone(), outbox: y.clone() }, End { inbox: y, outbox: x })
-    }
-
-    impl End {
-        /// Frames waiting to be received on this end.
-        pub fn queued(&self) -> usize {
-            self.inbox.lock().unwrap().len()
-        }
-    }
-
-    impl Link for End {
-        fn send(&mut self, _now: Instant, frame: &[u8]) -> Result<(), LinkError> {
-            self.outbox.lock().unwrap().push_back(frame.to_vec());
-            Ok(())
-        }
-        fn recv(&mut self, _now: Instant, batch: &mut Batch) -> Result<usize, LinkError> {
-            batch.clear();
-            let mut q = self.inbox.lock().unwrap();
-            while !batch.is_full() {
-                match q.pop_front() {
-                    Some(f) => {
-                        batch.push(&f);
-                    }
-                    None => break,
-                }
-            }
-            Ok(batch.len())
-        }
-        fn name(&self) -> String {
-            "wire".into()
-        }
-    }
-}
 
 const OURS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const THEIRS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -76,13 +24,22 @@ const STEP_NS: u64 = 20_000;
 const LIMIT_NS: u64 = 600 * 1_000_000_000;
 
 fn size() -> usize {
-    let default_mb = if std::env::var_os("CI").is_some() { 2 } else { 10 };
-    let mb = std::env::var("TL_SMOLTCP_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(default_mb);
+    let default_mb = if std::env::var_os("CI").is_some() {
+        2
+    } else {
+        10
+    };
+    let mb = std::env::var("TL_SMOLTCP_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_mb);
     mb * 1_000_000
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| ((i * 31 + (i >> 11) * 7) as u8).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| ((i * 31 + (i >> 11) * 7) as u8).wrapping_add(seed))
+        .collect()
 }
 
 /// smoltcp `phy::Device` over one end of a tcplab link: frames smoltcp transmits are sent on
@@ -96,7 +53,12 @@ struct LinkDevice<L: Link> {
 
 impl<L: Link> LinkDevice<L> {
     fn new(link: L) -> Self {
-        LinkDevice { link, batch: Batch::new(64, MAX_FRAME), rx: VecDeque::new(), now: Instant::ZERO }
+        LinkDevice {
+            link,
+            batch: Batch::new(64, MAX_FRAME),
+            rx: VecDeque::new(),
+            now: Instant::ZERO,
+        }
     }
 }
 
@@ -133,15 +95,26 @@ impl<L: Link> Device for LinkDevice<L> {
 
     fn receive(&mut self, _ts: SmolInstant) -> Option<(RxToken, TxToken<'_, L>)> {
         if self.rx.is_empty() {
-            self.link.recv(self.now, &mut self.batch).expect("in-memory link recv");
+            self.link
+                .recv(self.now, &mut self.batch)
+                .expect("in-memory link recv");
             self.rx.extend(self.batch.iter().map(|f| f.to_vec()));
         }
         let frame = self.rx.pop_front()?;
-        Some((RxToken(frame), TxToken { link: &mut self.link, now: self.now }))
+        Some((
+            RxToken(frame),
+            TxToken {
+                link: &mut self.link,
+                now: self.now,
+            },
+        ))
     }
 
     fn transmit(&mut self, _ts: SmolInstant) -> Option<TxToken<'_, L>> {
-        Some(TxToken { link: &mut self.link, now: self.now })
+        Some(TxToken {
+            link: &mut self.link,
+            now: self.now,
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -163,7 +136,13 @@ struct Flow {
 
 impl Flow {
     fn new(tx: Vec<u8>) -> Self {
-        Flow { tx, sent: 0, rx: Vec::new(), eof: false, shut: false }
+        Flow {
+            tx,
+            sent: 0,
+            rx: Vec::new(),
+            eof: false,
+            shut: false,
+        }
     }
 }
 
@@ -171,10 +150,10 @@ impl Flow {
 struct Lab {
     now: u64,
     stack: Stack,
-    ours: wire::End,
+    ours: MemoryLink,
     batch: Batch,
     out: Vec<u8>,
-    dev: LinkDevice<wire::End>,
+    dev: LinkDevice<MemoryLink>,
     iface: Interface,
     sockets: SocketSet<'static>,
     sock: SocketHandle,
@@ -182,12 +161,14 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        let (a, b) = wire::pair();
+        let (a, b) = memory::pair(memory::DEFAULT_CAPACITY);
         let mut cfg = Config::new(EthernetAddress([0x02, 0, 198, 18, 0, 1]), OURS, 24);
         cfg.seed = 42;
         let stack = Stack::new(cfg).expect("stack config");
         let mut dev = LinkDevice::new(b);
-        let mut scfg = SmolConfig::new(HardwareAddress::Ethernet(EthernetAddress([0x02, 0, 198, 18, 0, 2])));
+        let mut scfg = SmolConfig::new(HardwareAddress::Ethernet(EthernetAddress([
+            0x02, 0, 198, 18, 0, 2,
+        ])));
         scfg.random_seed = 7;
         let mut iface = Interface::new(scfg, &mut dev, SmolInstant::from_micros(0));
         iface.update_ip_addrs(|a| a.push(IpCidr::new(THEIRS.into(), 24)).expect("address"));
@@ -252,13 +233,20 @@ impl Lab {
         if !busy {
             let ts = SmolInstant::from_micros((self.now / 1000) as i64);
             let a = self.stack.poll_timeout().map(|d| d.as_nanos());
-            let b = self.iface.poll_at(ts, &self.sockets).map(|d| d.total_micros() as u64 * 1000);
+            let b = self
+                .iface
+                .poll_at(ts, &self.sockets)
+                .map(|d| d.total_micros() as u64 * 1000);
             if let Some(d) = [a, b].into_iter().flatten().min() {
                 next = next.max(d);
             }
         }
         self.now = next;
-        assert!(self.now < LIMIT_NS, "scenario did not finish within {} virtual seconds", LIMIT_NS / 1_000_000_000);
+        assert!(
+            self.now < LIMIT_NS,
+            "scenario did not finish within {} virtual seconds",
+            LIMIT_NS / 1_000_000_000
+        );
     }
 }
 
@@ -313,17 +301,34 @@ fn drive_smol(s: &mut stcp::Socket<'static>, flow: &mut Flow) {
 }
 
 fn check(flow_ours: &Flow, flow_smol: &Flow) {
-    assert_eq!(flow_ours.rx.len(), flow_smol.tx.len(), "bytes tcplab received");
-    assert!(flow_ours.rx == flow_smol.tx, "tcplab received different bytes");
-    assert_eq!(flow_smol.rx.len(), flow_ours.tx.len(), "bytes smoltcp received");
-    assert!(flow_smol.rx == flow_ours.tx, "smoltcp received different bytes");
+    assert_eq!(
+        flow_ours.rx.len(),
+        flow_smol.tx.len(),
+        "bytes tcplab received"
+    );
+    assert!(
+        flow_ours.rx == flow_smol.tx,
+        "tcplab received different bytes"
+    );
+    assert_eq!(
+        flow_smol.rx.len(),
+        flow_ours.tx.len(),
+        "bytes smoltcp received"
+    );
+    assert!(
+        flow_smol.rx == flow_ours.tx,
+        "smoltcp received different bytes"
+    );
 }
 
 #[test]
 fn tcplab_server_smoltcp_client_both_ways_and_close() {
     let n = size();
     let mut lab = Lab::new();
-    let l = lab.stack.tcp_listen(SocketAddrV4::new(OURS, 5000), 0).expect("listen");
+    let l = lab
+        .stack
+        .tcp_listen(SocketAddrV4::new(OURS, 5000), 0)
+        .expect("listen");
     let (mut fo, mut fs) = (Flow::new(pattern(n, 1)), Flow::new(pattern(n, 2)));
     let cx = lab.iface.context();
     lab.sockets
@@ -353,7 +358,13 @@ fn tcplab_server_smoltcp_client_both_ways_and_close() {
         lab.smol_poll();
         drive_smol(lab.smol(), &mut fs);
         lab.smol_poll();
-        if closed && fs.eof && matches!(lab.smol().state(), stcp::State::TimeWait | stcp::State::Closed) {
+        if closed
+            && fs.eof
+            && matches!(
+                lab.smol().state(),
+                stcp::State::TimeWait | stcp::State::Closed
+            )
+        {
             break;
         }
         lab.advance();
@@ -367,12 +378,20 @@ fn tcplab_client_smoltcp_server_both_ways_and_close() {
     let mut lab = Lab::new();
     lab.smol().listen(5001).expect("smoltcp listen");
     let (mut fo, mut fs) = (Flow::new(pattern(n, 3)), Flow::new(pattern(n, 4)));
-    let c = lab.stack.tcp_connect(lab.t(), SocketAddrV4::new(THEIRS, 5001)).expect("connect");
+    let c = lab
+        .stack
+        .tcp_connect(lab.t(), SocketAddrV4::new(THEIRS, 5001))
+        .expect("connect");
     let mut closed = false;
     loop {
         lab.ours_input();
         let t = lab.t();
-        if !closed && !matches!(lab.stack.tcp_state(c), Some(tcplab_stack::TcpState::SynSent)) {
+        if !closed
+            && !matches!(
+                lab.stack.tcp_state(c),
+                Some(tcplab_stack::TcpState::SynSent)
+            )
+        {
             drive_ours(&mut lab.stack, t, c, &mut fo);
             if fo.eof && fo.shut {
                 lab.stack.tcp_close(t, c);
@@ -387,7 +406,13 @@ fn tcplab_client_smoltcp_server_both_ways_and_close() {
         lab.smol_poll();
         // smoltcp as the passive server ends in CLOSED once our ACK of its FIN arrives, or in
         // TIME-WAIT if its FIN crossed ours (simultaneous close, RFC 9293 §3.6).
-        if closed && fs.eof && matches!(lab.smol().state(), stcp::State::TimeWait | stcp::State::Closed) {
+        if closed
+            && fs.eof
+            && matches!(
+                lab.smol().state(),
+                stcp::State::TimeWait | stcp::State::Closed
+            )
+        {
             break;
         }
         lab.advance();

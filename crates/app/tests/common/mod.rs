@@ -82,7 +82,10 @@ macro_rules! require_tools {
 
 /// Reads an integer size from the environment (e.g. `TL_HTTP_MB`), or `default`.
 pub fn env_usize(var: &str, default: usize) -> usize {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// What a finished (or killed) process left behind.
@@ -121,7 +124,11 @@ impl Output {
 
     /// The non-empty lines of stderr.
     pub fn err_lines(&self) -> Vec<String> {
-        self.err().lines().filter(|l| !l.trim().is_empty()).map(String::from).collect()
+        self.err()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(String::from)
+            .collect()
     }
 
     /// A short description for assertion messages (status, end of stdout and stderr).
@@ -164,15 +171,32 @@ impl Proc {
     /// Spawns `cmd` with piped stdout/stderr; stdin is a pipe with `Some(())`, else null.
     pub fn spawn(mut cmd: Command, stdin: Option<()>) -> Proc {
         let what = format!("{cmd:?}");
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let shared: Shared = Arc::new((Mutex::new(Captured { open: 2, ..Default::default() }), Condvar::new()));
+        let shared: Shared = Arc::new((
+            Mutex::new(Captured {
+                open: 2,
+                ..Default::default()
+            }),
+            Condvar::new(),
+        ));
         let out = child.stdout.take().expect("piped stdout");
         let err = child.stderr.take().expect("piped stderr");
         spawn_reader(out, shared.clone(), false);
         spawn_reader(err, shared.clone(), true);
-        Proc { stdin: child.stdin.take(), child, reaped: None, feeder: None, shared, what }
+        Proc {
+            stdin: child.stdin.take(),
+            child,
+            reaped: None,
+            feeder: None,
+            shared,
+            what,
+        }
     }
 
     /// The child's pid.
@@ -216,7 +240,10 @@ impl Proc {
         let (lock, cv) = &*self.shared;
         let mut g = lock.lock().unwrap();
         loop {
-            if let Some(l) = String::from_utf8_lossy(&g.out).lines().find(|l| l.contains(needle)) {
+            if let Some(l) = String::from_utf8_lossy(&g.out)
+                .lines()
+                .find(|l| l.contains(needle))
+            {
                 return l.to_string();
             }
             let now = Instant::now();
@@ -231,7 +258,10 @@ impl Proc {
                 drop(g);
                 panic!("{msg}");
             }
-            g = cv.wait_timeout(g, (deadline - now).min(Duration::from_millis(100))).unwrap().0;
+            g = cv
+                .wait_timeout(g, (deadline - now).min(Duration::from_millis(100)))
+                .unwrap()
+                .0;
         }
     }
 
@@ -257,7 +287,9 @@ impl Proc {
         while self.reaped.is_none() {
             match self.child.try_wait() {
                 Ok(Some(s)) => self.reaped = Some(s),
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
                 Ok(None) => {
                     timed_out = true;
                     let _ = self.child.kill();
@@ -293,7 +325,12 @@ impl Proc {
             }
             g = cv.wait_timeout(g, deadline - now).unwrap().0;
         }
-        Output { status: self.reaped, stdout: g.out.clone(), stderr: g.err.clone(), timed_out }
+        Output {
+            status: self.reaped,
+            stdout: g.out.clone(),
+            stderr: g.err.clone(),
+            timed_out,
+        }
     }
 }
 
@@ -387,7 +424,10 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A namespace with TAP device `tap0` whose kernel side is 198.18.`net`.1/24; tcplab takes
@@ -403,7 +443,13 @@ pub fn tap_lab(net: u8) -> Netns {
 pub fn veth_lab(net: u8) -> (Netns, Netns) {
     let a = Netns::new();
     let b = Netns::new();
-    veth(&a, "veth0", &b, "veth1", Some(&format!("198.18.{net}.1/24")));
+    veth(
+        &a,
+        "veth0",
+        &b,
+        "veth1",
+        Some(&format!("198.18.{net}.1/24")),
+    );
     (a, b)
 }
 

@@ -89,7 +89,12 @@ impl Netns {
     /// Runs `argv` inside the namespace and panics unless it succeeds within 10 s.
     pub fn exec_ok(&self, argv: &[&str]) -> Output {
         let out = self.run(argv, Duration::from_secs(10));
-        assert!(out.success(), "{argv:?} in {} failed: {}", self.name, out.describe());
+        assert!(
+            out.success(),
+            "{argv:?} in {} failed: {}",
+            self.name,
+            out.describe()
+        );
         out
     }
 
@@ -129,7 +134,10 @@ impl Drop for Netns {
     fn drop(&mut self) {
         // Processes still inside (a child that escaped its guard) would keep the namespace's
         // devices alive: end them by pid first. They can only be ours: the namespace is.
-        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 if let Ok(pid) = pid.parse::<i32>() {
                     // SAFETY: kill(2) with a pid read from our own namespace; no memory involved.
@@ -151,7 +159,18 @@ impl Drop for Netns {
 /// process reading the `a` end with AF_PACKET sees complete, MTU-sized frames (veth otherwise
 /// hands over CHECKSUM_PARTIAL packets and 64 KB GSO super-segments).
 pub fn veth(a: &Netns, a_dev: &str, b: &Netns, b_dev: &str, kernel_cidr: Option<&str>) {
-    a.ip(&["link", "add", a_dev, "type", "veth", "peer", "name", b_dev, "netns", b.name()]);
+    a.ip(&[
+        "link",
+        "add",
+        a_dev,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_dev,
+        "netns",
+        b.name(),
+    ]);
     if let Some(cidr) = kernel_cidr {
         b.ip(&["addr", "add", cidr, "dev", b_dev]);
     }
@@ -159,14 +178,19 @@ pub fn veth(a: &Netns, a_dev: &str, b: &Netns, b_dev: &str, kernel_cidr: Option<
     b.ip(&["link", "set", b_dev, "up"]);
     for (ns, dev) in [(a, a_dev), (b, b_dev)] {
         if super::have_tool("ethtool") {
-            ns.exec_ok(&["ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off"]);
+            ns.exec_ok(&[
+                "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off",
+            ]);
         }
     }
 }
 
 /// Runs an `ip` command (`ip netns add` or `ip -n NS ...`), panicking on failure.
 fn sh(argv: &[&str]) {
-    let out = Command::new(argv[0]).args(&argv[1..]).output().expect("spawn ip");
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("spawn ip");
     assert!(
         out.status.success(),
         "{argv:?} failed: {}",
