@@ -78,6 +78,7 @@ impl RttEstimator {
     }
 
     /// Current number of backoffs.
+    #[cfg(test)]
     pub fn backoff(&self) -> u32 {
         self.backoff
     }
