@@ -65,16 +65,11 @@ pub(crate) type IdBuild = BuildHasherDefault<IdHasher>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::hash::Hash;
 
     #[test]
     fn deterministic_and_spread() {
         let b = KeyedSip::new(7);
-        let h = |x: u32| {
-            let mut s = b.build_hasher();
-            x.hash(&mut s);
-            s.finish()
-        };
+        let h = |x: u32| b.hash_one(x);
         assert_eq!(h(1), KeyedSip::new(7).hash_one(1u32));
         assert_ne!(h(1), h(2));
         let mut a = IdHasher::default();
