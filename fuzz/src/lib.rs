@@ -5,7 +5,8 @@
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+    EthernetRepr, Icmpv4Packet, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+    UdpPacket,
 };
 use tcplab_stack::{Config, Instant, Ipv4Addr, ListenerHandle, SocketAddrV4, Stack};
 
@@ -148,7 +149,10 @@ pub fn fix_checksums(frame: &mut [u8], to_us: bool) {
     if ip.more_frags() || ip.frag_offset() != 0 {
         return;
     }
-    let (src, dst) = (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()));
+    let (src, dst) = (
+        IpAddress::Ipv4(ip.src_addr()),
+        IpAddress::Ipv4(ip.dst_addr()),
+    );
     let proto = ip.next_header();
     let payload = ip.payload_mut();
     match proto {
