@@ -62,7 +62,7 @@ impl FromStr for Cidr {
 
 /// Parse `XX:XX:XX:XX:XX:XX` as a unicast MAC.
 pub fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
-    let parts: Vec<&str> = s.split(|c| c == ':' || c == '-').collect();
+    let parts: Vec<&str> = s.split([':', '-']).collect();
     if parts.len() != 6 {
         return Err(format!(
             "expected six hex bytes like 02:00:c6:12:00:02, got '{s}'"
@@ -86,7 +86,7 @@ pub fn parse_secs(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
         .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    if !v.is_finite() || v < 0.0 || v > 1e9 {
+    if !v.is_finite() || !(0.0..=1e9).contains(&v) {
         return Err(format!("'{s}' is not a valid number of seconds"));
     }
     Ok(v)

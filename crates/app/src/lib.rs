@@ -17,3 +17,6 @@ pub mod runtime;
 pub mod setup;
 pub mod sys;
 pub mod trace;
+
+#[cfg(test)]
+mod e2e_tests;

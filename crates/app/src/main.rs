@@ -8,9 +8,10 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 use tcplab::cli::{self, Cli, Command};
-use tcplab::{cmd, error};
+use tcplab::cmd;
 
 fn main() {
+    tcplab::sys::default_sigpipe();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -28,9 +29,9 @@ fn main() {
         },
     };
     let result = match cli.command {
-        Command::Demo(_) | Command::Ping(_) | Command::Host(_) => Err(error::AppError::Usage(
-            "this subcommand waits for the stack's ICMP/UDP layers".into(),
-        )),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Ping(a) => cmd::ping::run(a),
+        Command::Host(a) => cmd::host::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Connect(a) => cmd::connect::run(a),
         Command::Get(a) => cmd::get::run(a),

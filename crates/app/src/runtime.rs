@@ -14,6 +14,7 @@
 //! `read`/`write` compared with a request/reply channel, and a blocked caller simply waits on
 //! the condition variable until the loop has handled input.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use tcplab_link::{Batch, Link, MAX_FRAME};
+use tcplab_link::{Batch, Link, LinkError, MAX_FRAME};
+use tcplab_stack::icmp::PingEvent;
 use tcplab_stack::{Instant, Stack, Stats};
 
 use crate::sys::{self, EventFd};
@@ -69,6 +71,9 @@ pub struct Core {
     stopped: Option<String>,
     /// Callers currently waiting on the condition variable (skip notifying when 0).
     waiters: usize,
+    /// Ping results taken from the stack for another identifier than the caller's, kept for
+    /// their owner (bounded by `net::ping`).
+    pub ping_stash: VecDeque<PingEvent>,
 }
 
 impl Core {
@@ -115,6 +120,7 @@ impl Runtime {
                 last_now: Instant::ZERO,
                 stopped: None,
                 waiters: 0,
+                ping_stash: VecDeque::new(),
             }),
             cond: Condvar::new(),
             waker: EventFd::new()?,
@@ -268,36 +274,49 @@ impl Handle {
     }
 }
 
-/// The event loop; runs until [`Handle::stop`] or a fatal link error.
-/// Returns the link's counters when it ends.
+/// Frames taken from the stack under the lock and sent after releasing it, so socket callers
+/// can use the stack while the loop is in `send(2)`.
+const TX_BATCH: usize = 32;
+
+/// The event loop's own state (only the loop thread touches the link).
+struct EventLoop<'a> {
+    shared: &'a Shared,
+    link: Box<dyn Link>,
+    rx: Batch,
+    tx: Batch,
+    tracer: Option<Tracer>,
+}
+
+/// The event loop; runs until [`Handle::stop`] or a fatal link error, and returns the link's
+/// counters.
 fn event_loop(
     shared: &Shared,
-    mut link: Box<dyn Link>,
+    link: Box<dyn Link>,
     batch_frames: usize,
-    mut tracer: Option<Tracer>,
+    tracer: Option<Tracer>,
 ) -> Vec<(&'static str, u64)> {
-    let mut batch = Batch::new(batch_frames, MAX_FRAME);
-    let mut tx = vec![0u8; MAX_FRAME];
-    let waker_fd: RawFd = shared.waker.as_raw_fd();
-    let link_fd = link.raw_fd();
-    let fds: Vec<RawFd> = std::iter::once(waker_fd).chain(link_fd).collect();
-    if tracer.is_some() {
-        shared
-            .core
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .stack
-            .set_events(true);
+    let mut el = EventLoop {
+        shared,
+        link,
+        rx: Batch::new(batch_frames, MAX_FRAME),
+        tx: Batch::new(TX_BATCH, MAX_FRAME),
+        tracer,
+    };
+    if el.tracer.is_some() {
+        el.lock().stack.set_events(true);
     }
+    let waker_fd: RawFd = shared.waker.as_raw_fd();
+    let link_fd = el.link.raw_fd();
+    let fds: Vec<RawFd> = std::iter::once(waker_fd).chain(link_fd).collect();
     loop {
         // Sleep until the link is readable, a caller woke us, or the next deadline.
         let timeout = {
-            let mut core = shared.core.lock().unwrap_or_else(|p| p.into_inner());
+            let mut core = el.lock();
             if core.stopped.is_some() {
                 break;
             }
             let now = core.now();
-            let deadline = match (core.stack.poll_timeout(), link.poll_timeout()) {
+            let deadline = match (core.stack.poll_timeout(), el.link.poll_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -317,74 +336,121 @@ fn event_loop(
         }
         shared.waker.drain();
         shared.iterations.fetch_add(1, Ordering::Relaxed);
-
-        let mut core = shared.core.lock().unwrap_or_else(|p| p.into_inner());
-        if core.stopped.is_some() {
+        if !el.iteration() {
             break;
         }
-        let now = core.now();
-        let mut fatal = None;
-        for _ in 0..MAX_BATCHES_PER_ITERATION {
-            match link.recv(now, &mut batch) {
-                Ok(n) => {
-                    for frame in batch.iter() {
-                        core.stack.handle_frame(now, frame);
-                    }
-                    if let Err(e) = transmit(&mut core.stack, &mut *link, now, &mut tx) {
-                        fatal = Some(e);
-                    }
-                    if n < batch.capacity() || fatal.is_some() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    fatal = Some(e);
-                    break;
-                }
-            }
+    }
+    el.link.counters()
+}
+
+type Guard<'a> = MutexGuard<'a, Core>;
+
+impl<'a> EventLoop<'a> {
+    fn lock(&self) -> Guard<'a> {
+        self.shared.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One wake-up's work; returns false when the loop must end.
+    fn iteration(&mut self) -> bool {
+        let core = self.lock();
+        if core.stopped.is_some() {
+            return false;
         }
-        if core.stack.poll_timeout().is_some_and(|d| d <= now) {
-            core.stack.handle_timeout(now);
-        }
-        if fatal.is_none() {
-            if let Err(e) = transmit(&mut core.stack, &mut *link, now, &mut tx) {
-                fatal = Some(e);
-            }
-        }
-        if let Some(t) = tracer.as_mut() {
+        let (mut core, r) = self.process(core);
+        if let Some(t) = self.tracer.as_mut() {
             while let Some(ev) = core.stack.poll_event() {
                 t.event(&ev);
             }
         }
-        if let Some(e) = fatal {
-            log::error!("{}: link {} failed: {e}", shared.name, link.name());
-            core.stopped = Some(format!("link {} failed: {e}", link.name()));
+        if let Err(e) = &r {
+            let name = self.link.name();
+            if matches!(e, LinkError::Closed) {
+                log::info!("{}: link {name} closed", self.shared.name);
+            } else {
+                log::error!("{}: link {name} failed: {e}", self.shared.name);
+            }
+            core.stopped = Some(format!("link {name} failed: {e}"));
         }
         let notify = core.waiters > 0 || core.stopped.is_some();
         drop(core);
         if notify {
-            shared.cond.notify_all();
+            self.shared.cond.notify_all();
+        }
+        r.is_ok()
+    }
+
+    /// Link timers, received frames, stack timers, and transmission, in the stack's call order.
+    fn process(&mut self, mut core: Guard<'a>) -> (Guard<'a>, Result<(), LinkError>) {
+        let now = core.now();
+        if self.link.poll_timeout().is_some_and(|d| d <= now) {
+            // Wrappers (impairment) release delayed frames here, for `recv` below.
+            if let Err(e) = self.link.handle_timeout(now) {
+                return (core, Err(e));
+            }
+        }
+        for _ in 0..MAX_BATCHES_PER_ITERATION {
+            let now = core.now();
+            let n = match self.link.recv(now, &mut self.rx) {
+                Ok(n) => n,
+                Err(e) => return (core, Err(e)),
+            };
+            for frame in self.rx.iter() {
+                core.stack.handle_frame(now, frame);
+            }
+            // Answer (ACKs) before reading more, and let readers at the data meanwhile.
+            let (c, r) = self.transmit(core);
+            core = c;
+            if r.is_err() || n < self.rx.capacity() {
+                if r.is_err() {
+                    return (core, r);
+                }
+                break;
+            }
+        }
+        let now = core.now();
+        if core.stack.poll_timeout().is_some_and(|d| d <= now) {
+            core.stack.handle_timeout(now);
+        }
+        self.transmit(core)
+    }
+
+    /// Send everything the stack has to send, in batches taken under the lock and sent
+    /// without it, so socket callers can use the stack while the loop is in `send(2)`.
+    fn transmit(&mut self, mut core: Guard<'a>) -> (Guard<'a>, Result<(), LinkError>) {
+        loop {
+            // Re-read the clock after (re-)locking: callers may have used a later time.
+            let now = core.now();
+            self.tx.clear();
+            while let Some(buf) = self.tx.next_buf() {
+                match core.stack.poll_transmit(now, buf) {
+                    Some(len) => self.tx.commit(len),
+                    None => break,
+                }
+            }
+            if self.tx.is_empty() {
+                return (core, Ok(()));
+            }
+            let more = self.tx.is_full();
+            let notify = core.waiters > 0;
+            drop(core);
+            if notify {
+                self.shared.cond.notify_all();
+            }
+            let r = send_all(&mut *self.link, now, &self.tx);
+            core = self.lock();
+            if r.is_err() || !more {
+                return (core, r);
+            }
         }
     }
-    link_counters(&*link)
 }
 
-fn link_counters(link: &dyn Link) -> Vec<(&'static str, u64)> {
-    let _ = link;
-    Vec::new()
-}
-
-/// Send everything the stack has to send. A link error that is not transient ends the loop.
-fn transmit(
-    stack: &mut Stack,
-    link: &mut dyn Link,
-    now: Instant,
-    tx: &mut [u8],
-) -> Result<(), tcplab_link::LinkError> {
-    while let Some(len) = stack.poll_transmit(now, tx) {
-        match link.send(now, &tx[..len]) {
+/// Send a batch of frames. A link error that is not transient ends the loop.
+fn send_all(link: &mut dyn Link, now: Instant, frames: &Batch) -> Result<(), LinkError> {
+    for frame in frames.iter() {
+        match link.send(now, frame) {
             Ok(()) => {}
-            Err(tcplab_link::LinkError::Io { op, source }) if is_transient(&source) => {
+            Err(LinkError::Io { op, source }) if is_transient(&source) => {
                 // The kernel's queue is full or the device is briefly down: the frame is lost,
                 // as on a NIC; TCP retransmits.
                 log::debug!("{}: send dropped: {op}: {source}", link.name());

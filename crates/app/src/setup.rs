@@ -2,6 +2,7 @@
 //! (TAP, AF_PACKET, optionally impaired and captured to pcap), and the event loop.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 use tcplab_link::Link;
 use tcplab_stack::{Config, EthernetAddress, Stack};
@@ -29,6 +30,40 @@ pub fn stack_config(opts: &LinkOpts) -> Result<Config, AppError> {
     config.mtu = usize::from(opts.mtu);
     config.seed = opts.seed;
     Ok(config)
+}
+
+/// Parse an impairment spec (`loss=1%,delay=20ms`). The seed comes from `--seed` unless the
+/// spec names one.
+pub fn impair_config(spec: &str, seed: u64) -> Result<ImpairSpec, AppError> {
+    Err(AppError::Usage(format!(
+        "--impair {spec} (seed {seed}): impairment is not available in this build yet"
+    )))
+}
+
+/// Impairment parameters (the link crate's, once available).
+#[derive(Debug, Clone)]
+pub struct ImpairSpec {
+    /// The spec string.
+    pub spec: String,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// Whether this build can write pcap files (the link crate's writer is being merged).
+pub const PCAP_SUPPORTED: bool = false;
+
+/// Wrap `link` with impairment and a pcap writer as asked.
+pub fn wrap_link(
+    link: Box<dyn Link>,
+    impair: Option<ImpairSpec>,
+    pcap: Option<&Path>,
+) -> Result<Box<dyn Link>, AppError> {
+    if impair.is_some() || pcap.is_some() {
+        return Err(AppError::Usage(
+            "impairment and pcap capture are not available in this build yet".into(),
+        ));
+    }
+    Ok(link)
 }
 
 /// Open the link the options name.

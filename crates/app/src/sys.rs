@@ -88,6 +88,17 @@ pub fn wait_readable(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<usi
     Ok(n as usize)
 }
 
+/// Restore the default SIGPIPE action (terminate quietly), as C command-line tools have:
+/// `tcplab demo | head` then ends like `cat | head` instead of panicking in `println!`. Our
+/// TCP connections live in userspace, so only pipes and terminals can raise SIGPIPE.
+pub fn default_sigpipe() {
+    // SAFETY: installing SIG_DFL for SIGPIPE touches no memory of ours; called at start-up
+    // before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

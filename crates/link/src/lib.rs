@@ -31,8 +31,10 @@
 
 use std::os::fd::RawFd;
 
+pub mod impair;
 pub mod memory;
 mod queue;
+pub mod rng;
 mod sys;
 
 pub use sys::wait_readable;
@@ -95,6 +97,11 @@ impl Batch {
     /// Number of buffers.
     pub fn capacity(&self) -> usize {
         self.bufs.len()
+    }
+
+    /// Size of each buffer in bytes (longer frames are truncated to it).
+    pub fn buf_size(&self) -> usize {
+        self.bufs[0].len()
     }
 
     /// Number of frames received by the last `recv`.

@@ -10,14 +10,21 @@
 //! 2. [`Stack::handle_timeout`] when the clock has passed [`Stack::poll_timeout`];
 //! 3. application calls (`udp_*`, `tcp_*`, `ping`) in any order;
 //! 4. [`Stack::poll_transmit`] until it returns `None`, sending each frame on the link;
-//! 5. [`Stack::poll_event`] until `None` if events were enabled with [`Stack::set_events`];
+//! 5. [`Stack::poll_event`] until `None` if events were enabled with [`Stack::set_events`],
+//!    and [`Stack::poll_ping`] for ping results;
 //! 6. sleep until the link is readable or [`Stack::poll_timeout`] is reached.
 //!
 //! `now` must never go backwards between calls.
 //!
 //! # Layers
 //! One module per layer: [`ethernet`] -> [`arp`] | [`ipv4`] -> [`icmp`] | [`udp`] | [`tcp`].
-//! This file only dispatches between them.
+//! The facade (`stack.rs`, with its receive path in `input.rs` and its transmit and timer
+//! paths in `output.rs`) only moves packets between them.
+//!
+//! # Bounds
+//! Every queue is bounded by a [`Config`] field and every drop increments a named counter in
+//! [`Stats`]; [`Stack::memory_usage`] reports what the bounded queues hold, and
+//! [`MemoryUsage::caps`] what they may hold.
 #![warn(missing_docs)]
 
 pub mod arp;
@@ -33,12 +40,17 @@ pub mod time;
 pub mod udp;
 
 mod ctx;
+mod input;
+mod output;
 mod stack;
+mod summary;
 
 pub use config::Config;
 pub use error::{StackError, TcpError, UdpError};
 pub use event::{Event, EventKind};
-pub use stack::Stack;
+pub use icmp::{IcmpErrorKind, PingEvent};
+pub use ipv4::{NextHop, Route};
+pub use stack::{MemoryUsage, Stack};
 pub use stats::Stats;
 pub use tcp::{ConnHandle, ListenerHandle, TcpInfo, TcpState};
 pub use time::{Duration, Instant};

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -18,7 +18,7 @@ use crate::setup;
 pub fn run(args: GetArgs) -> Result<i32, AppError> {
     let url: Url = args.url.parse().map_err(AppError::Usage)?;
     let rt = setup::start(&args.link, "get")?;
-    let outcome = download(&rt, &url, &args.output, !args.quiet)?;
+    let outcome = download(&rt, &url, &args.output, !args.quiet, None)?;
     println!("{}", outcome.summary());
     Ok(0)
 }
@@ -53,26 +53,31 @@ pub fn download(
     url: &Url,
     out: &std::path::Path,
     progress: bool,
+    timeout: Option<Duration>,
 ) -> Result<Downloaded, AppError> {
     let file =
         File::create(out).map_err(|e| AppError::io(format!("create {}", out.display()), e))?;
     let mut sink = BufWriter::with_capacity(256 * 1024, file);
-    let d = fetch(rt, url, &mut sink, progress)?;
+    let d = fetch(rt, url, &mut sink, progress, timeout)?;
     sink.flush()
         .map_err(|e| AppError::io(format!("write {}", out.display()), e))?;
     Ok(d)
 }
 
-/// Fetch `url` and write its body to `sink`.
+/// Fetch `url` and write its body to `sink`. `timeout` bounds the connect and each read.
 pub fn fetch<W: Write>(
     rt: &Handle,
     url: &Url,
     sink: &mut W,
     progress: bool,
+    timeout: Option<Duration>,
 ) -> Result<Downloaded, AppError> {
     let start = Instant::now();
-    let stream = TcpStream::connect(rt, url.addr)
+    let stream = TcpStream::connect_timeout(rt, url.addr, timeout)
         .map_err(|e| AppError::io(format!("connect to {}", url.addr), e))?;
+    stream
+        .set_read_timeout(timeout)
+        .map_err(|e| AppError::io("set read timeout", e))?;
     let ctx = |e: io::Error| AppError::io(format!("GET {}", url.path), e);
     http::write_get(&mut &stream, &url.host, &url.path).map_err(ctx)?;
     let mut reader = BufReader::with_capacity(64 * 1024, &stream);

@@ -4,6 +4,9 @@
 //! the event loop has handled input or timers, then retries. Sockets are `Send + Sync`, so one
 //! thread can read while another writes (`&TcpStream` implements `Read` and `Write`).
 
+pub mod ping;
 pub mod tcp;
+pub mod udp;
 
 pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;

@@ -1,7 +1,18 @@
-//! TCP (RFC 9293), as seen by the rest of the stack.
+//! TCP (RFC 9293), as seen by the rest of the stack: demultiplexing by 4-tuple, listeners, the
+//! ready set and the timer heap. The protocol rules live in the sibling modules:
 //!
-//! CONTRACT with the facade (`stack.rs`); the TCP module owns everything below this line, the
-//! facade only calls these entry points:
+//! | file | role | RFC |
+//! |---|---|---|
+//! | `listen.rs` | LISTEN, SYN queue, accept queue | RFC 9293 §3.10.1, §3.10.7.2 |
+//! | `conn.rs` | TCB, user calls, timer expiry | RFC 9293 §3.3.1, §3.10.1-§3.10.6, §3.10.8 |
+//! | `input.rs` | SEGMENT ARRIVES | RFC 9293 §3.10.7.3-4, RFC 5961 |
+//! | `output.rs` | what to send, header emission | RFC 9293 §3.7, §3.8.6, §3.10.4-5 |
+//! | `send.rs` / `recv.rs` | buffers, Nagle, SWS, reassembly | RFC 9293 §3.7.4, §3.8.6.2 |
+//! | `rtt.rs` | RTO | RFC 6298 |
+//! | `congestion/` | NewReno behind a trait | RFC 5681, RFC 6582 |
+//! | `seq.rs`, `isn.rs`, `options.rs`, `timers.rs` | arithmetic, ISN, options, timers | RFC 9293 §3.4, RFC 6528, RFC 6691, RFC 7323 |
+//!
+//! CONTRACT with the facade (`stack.rs`); the facade only calls these entry points:
 //! - `Tcp::new(&TcpConfig, seed, mss)`
 //! - `Tcp::process(now, ctx, src_ip, dst_ip, segment)`: `segment` is the TCP header + payload of
 //!   an IPv4 datagram addressed to us; the facade has already verified the IP header and the TCP
@@ -15,12 +26,51 @@
 //! - `Tcp::poll_timeout()` / `Tcp::handle_timeout(now, ctx)`.
 //! - Socket calls: listen/accept/connect/send/recv/shutdown/close/abort/info..., delegated from
 //!   `Stack::tcp_*`. `connect` is given the local IP the facade chose by routing.
+//!
+//! Cost per segment: one hash lookup by 4-tuple; `poll_transmit` pops connections from a ready
+//! set; timers live in a binary heap with lazy invalidation, so `poll_timeout` is O(1).
+
+mod api;
+mod congestion;
+mod conn;
+pub mod event;
+mod info;
+mod input;
+mod isn;
+mod listen;
+mod options;
+mod output;
+mod recv;
+mod rtt;
+mod send;
+pub mod seq;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{IpAddress, TcpPacket, TcpRepr};
+
 use crate::ctx::Ctx;
 use crate::error::TcpError;
-use crate::time::{Duration, Instant};
+use crate::event::EventKind;
+use crate::time::Instant;
+
+use conn::{Conn, Env};
+use event::EventBuf;
+pub use event::{CongestionReason, RetransmitReason, TcpEvent};
+pub use info::{TcpConfig, TcpCounters, TcpInfo};
+use input::Segment;
+use isn::IsnGenerator;
+use listen::Listener;
+use seq::Seq;
+pub use timers::Timer;
 
 /// Handle of one TCP connection inside a [`crate::Stack`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,119 +97,6 @@ pub enum TcpState {
     TimeWait,
 }
 
-/// TCP settings; every bound has a default.
-#[derive(Debug, Clone)]
-pub struct TcpConfig {
-    /// Send buffer per connection, bytes.
-    pub send_buffer: usize,
-    /// Receive buffer per connection, bytes (also bounds out-of-order data).
-    pub recv_buffer: usize,
-    /// Minimum RTO (RFC 6298 (2.4) says 1 s; Linux uses 200 ms).
-    pub rto_min: Duration,
-    /// Maximum RTO (RFC 6298 (2.5): at least 60 s).
-    pub rto_max: Duration,
-    /// Initial RTO (RFC 6298 (2.1): 1 s).
-    pub rto_initial: Duration,
-    /// Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2).
-    pub msl: Duration,
-    /// Delayed-ACK timeout (RFC 9293 §3.8.6.3: < 0.5 s; RFC 1122 says <= 200 ms is typical).
-    pub delayed_ack: Duration,
-    /// Retransmissions of one segment before the connection is aborted (RFC 1122 §4.2.3.5 R2).
-    pub max_retransmits: u32,
-    /// SYN retransmissions before connect fails.
-    pub max_syn_retransmits: u32,
-    /// Maximum number of connections (all states).
-    pub max_connections: usize,
-    /// Default accept-queue limit when `listen` is given 0.
-    pub default_backlog: usize,
-    /// Nagle's algorithm on by default (RFC 9293 §3.7.4).
-    pub nagle: bool,
-    /// Keep-alive idle time; `None` disables keep-alives (RFC 9293 §3.8.4).
-    pub keepalive: Option<Duration>,
-    /// Window scale shift we offer (RFC 7323 §2), 0..=14.
-    pub window_scale: u8,
-    /// Congestion control algorithm name ("newreno").
-    pub congestion: String,
-}
-
-impl Default for TcpConfig {
-    fn default() -> Self {
-        TcpConfig {
-            send_buffer: 256 * 1024,
-            recv_buffer: 256 * 1024,
-            rto_min: Duration::from_millis(200),
-            rto_max: Duration::from_secs(60),
-            rto_initial: Duration::from_secs(1),
-            msl: Duration::from_secs(30),
-            delayed_ack: Duration::from_millis(40),
-            max_retransmits: 15,
-            max_syn_retransmits: 6,
-            max_connections: 4096,
-            default_backlog: 128,
-            nagle: true,
-            keepalive: None,
-            window_scale: 7,
-            congestion: "newreno".into(),
-        }
-    }
-}
-
-/// Per-connection statistics as plain data (like Linux `tcp_info`).
-#[derive(Debug, Clone, Default, PartialEq)]
-#[allow(missing_docs)]
-pub struct TcpInfo {
-    pub state: Option<TcpState>,
-    pub local: Option<SocketAddrV4>,
-    pub remote: Option<SocketAddrV4>,
-    pub srtt: Option<Duration>,
-    pub rttvar: Option<Duration>,
-    pub rto: Duration,
-    pub cwnd: u32,
-    pub ssthresh: u32,
-    pub snd_wnd: u32,
-    pub rcv_wnd: u32,
-    pub mss: u16,
-    pub bytes_sent: u64,
-    pub bytes_acked: u64,
-    pub bytes_retransmitted: u64,
-    pub bytes_received: u64,
-    pub segs_out_of_order: u64,
-    pub retransmits: u64,
-}
-
-/// TCP-wide counters (drops by reason, segments in/out, resets...).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct TcpCounters {
-    pub segments_in: u64,
-    pub segments_out: u64,
-    pub resets_sent: u64,
-}
-
-/// A TCP event for the trace (see [`crate::event`]).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum TcpEvent {
-    /// A connection changed state (RFC 9293 §3.3.2).
-    StateChange {
-        /// The connection.
-        conn: ConnHandle,
-        /// Old state.
-        from: TcpState,
-        /// New state.
-        to: TcpState,
-    },
-}
-
-impl TcpEvent {
-    /// The RFC section behind this event.
-    pub fn rfc(&self) -> Option<&'static str> {
-        match self {
-            TcpEvent::StateChange { .. } => Some("RFC 9293 §3.3.2"),
-        }
-    }
-}
-
 /// What `poll_transmit` wrote: the segment's addresses and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TcpTransmit {
@@ -184,67 +121,363 @@ pub(crate) struct TcpIcmpError {
     pub error: TcpError,
 }
 
+/// A RST answering a segment that matched no connection (RFC 9293 §3.10.7.1).
+#[derive(Debug, Clone, Copy)]
+struct PendingRst {
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seq: Seq,
+    ack: Option<Seq>,
+}
+
+/// First port of the ephemeral range (RFC 6335 §6: 49152-65535).
+const EPHEMERAL_FIRST: u16 = 49152;
+
 /// All TCP state of one stack: listeners, connections by 4-tuple, timers.
 #[derive(Debug)]
 pub struct Tcp {
     config: TcpConfig,
-    _seed: u64,
+    mss: u16,
+    isn: IsnGenerator,
+    conns: HashMap<ConnHandle, Conn>,
+    by_tuple: HashMap<(SocketAddrV4, SocketAddrV4), ConnHandle>,
+    listeners: HashMap<ListenerHandle, Listener>,
+    listen_by_port: HashMap<u16, ListenerHandle>,
+    next_conn: u32,
+    next_listener: u32,
+    next_port: u16,
+    /// Connections that may have something to send.
+    ready: VecDeque<ConnHandle>,
+    /// (deadline, connection), earliest first; entries are checked against `Conn::scheduled`.
+    heap: BinaryHeap<Reverse<(Instant, ConnHandle)>>,
+    rsts: VecDeque<PendingRst>,
+    counters: TcpCounters,
+    events: EventBuf,
+    last_now: Instant,
+    /// Fixed ISN for tests (sequence wrap-around); `None` in normal operation (RFC 6528).
+    isn_override: Option<u32>,
 }
 
-#[allow(missing_docs, unused_variables)]
 impl Tcp {
     /// `mss` is the MSS we announce (RFC 9293 §3.7.1: MTU minus 40 for IPv4).
     pub(crate) fn new(config: &TcpConfig, seed: u64, mss: u16) -> Self {
-        let _ = mss;
-        Tcp { config: config.clone(), _seed: seed }
+        Tcp {
+            config: config.clone(),
+            mss,
+            isn: IsnGenerator::new(seed),
+            conns: HashMap::new(),
+            by_tuple: HashMap::new(),
+            listeners: HashMap::new(),
+            listen_by_port: HashMap::new(),
+            next_conn: 0,
+            next_listener: 0,
+            next_port: EPHEMERAL_FIRST + (seed % 16384) as u16,
+            ready: VecDeque::new(),
+            heap: BinaryHeap::new(),
+            rsts: VecDeque::new(),
+            counters: TcpCounters::default(),
+            events: EventBuf::default(),
+            last_now: Instant::ZERO,
+            isn_override: None,
+        }
     }
-    pub(crate) fn process(&mut self, now: Instant, ctx: &mut Ctx<'_>, src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) {}
-    pub(crate) fn icmp_error(&mut self, now: Instant, ctx: &mut Ctx<'_>, err: TcpIcmpError) {}
-    pub(crate) fn poll_transmit(&mut self, now: Instant, ctx: &mut Ctx<'_>, out: &mut [u8]) -> Option<TcpTransmit> {
-        None
-    }
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-    pub(crate) fn handle_timeout(&mut self, now: Instant, ctx: &mut Ctx<'_>) {}
 
-    pub fn listen(&mut self, local: SocketAddrV4, backlog: usize) -> Result<ListenerHandle, TcpError> {
-        Err(TcpError::InvalidState)
+    /// Start of every call that has a context.
+    fn begin(&mut self, now: Instant, ctx: &Ctx<'_>) {
+        self.last_now = self.last_now.max(now);
+        self.events.enabled = ctx.events.enabled();
     }
-    pub fn accept(&mut self, l: ListenerHandle) -> Result<ConnHandle, TcpError> {
-        Err(TcpError::WouldBlock)
+
+    /// End of every call that has a context: flush events and counters.
+    fn end(&mut self, ctx: &mut Ctx<'_>) {
+        for (t, e) in self.events.buf.drain(..) {
+            ctx.events.emit(t, || EventKind::Tcp(e));
+        }
+        ctx.stats.tcp = self.counters.clone();
     }
-    pub fn close_listener(&mut self, l: ListenerHandle) {}
-    pub(crate) fn connect(&mut self, now: Instant, ctx: &mut Ctx<'_>, local_ip: Ipv4Addr, remote: SocketAddrV4) -> Result<ConnHandle, TcpError> {
-        Err(TcpError::InvalidState)
+
+    /// TCP-wide counters (also copied into [`crate::Stats`] at every stack call).
+    pub fn counters(&self) -> &TcpCounters {
+        &self.counters
     }
-    pub fn send(&mut self, now: Instant, c: ConnHandle, data: &[u8]) -> Result<usize, TcpError> {
-        Err(TcpError::InvalidHandle)
+
+    /// Handle one segment addressed to us (IP header and TCP checksum already verified).
+    pub(crate) fn process(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        segment: &[u8],
+    ) {
+        self.begin(now, ctx);
+        self.process_inner(now, src, dst, segment);
+        self.end(ctx);
     }
-    pub fn recv(&mut self, now: Instant, c: ConnHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
-        Err(TcpError::InvalidHandle)
+
+    fn process_inner(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) {
+        self.counters.segments_in += 1;
+        let Ok(pkt) = TcpPacket::new_checked(segment) else {
+            self.counters.drop_malformed += 1;
+            return;
+        };
+        let caps = ChecksumCapabilities::ignored();
+        let Ok(repr) = TcpRepr::parse(&pkt, &IpAddress::Ipv4(src), &IpAddress::Ipv4(dst), &caps)
+        else {
+            self.counters.drop_malformed += 1;
+            return;
+        };
+        let seg = Segment::from_repr(&repr);
+        let local = SocketAddrV4::new(dst, repr.dst_port);
+        let remote = SocketAddrV4::new(src, repr.src_port);
+        if let Some(&h) = self.by_tuple.get(&(local, remote)) {
+            let Some(c) = self.conns.get_mut(&h) else {
+                return;
+            };
+            if c.state == TcpState::TimeWait
+                && seg.syn
+                && seg.ack.is_none()
+                && !seg.rst
+                && seg.seq > c.rcv_nxt
+                && self.listen_by_port.contains_key(&local.port())
+            {
+                // RFC 1122 §4.2.2.13 / RFC 9293 §3.10.7.4: a new SYN with a higher sequence
+                // number may reopen a connection in TIME-WAIT; end it and let the listener
+                // take the SYN.
+                let mut env = Env {
+                    now,
+                    cfg: &self.config,
+                    counters: &mut self.counters,
+                    events: &mut self.events,
+                };
+                c.set_state(&mut env, TcpState::Closed);
+                self.after(h);
+                if let Some(&l) = self.listen_by_port.get(&local.port()) {
+                    self.on_listen_segment(now, l, local, remote, &seg);
+                }
+                return;
+            }
+            c.accept_room = c
+                .listener
+                .and_then(|l| self.listeners.get(&l))
+                .is_none_or(|l| l.accept.len() < l.backlog);
+            let mut env = Env {
+                now,
+                cfg: &self.config,
+                counters: &mut self.counters,
+                events: &mut self.events,
+            };
+            c.on_segment(&mut env, &seg);
+            self.mark_ready(h);
+            self.after(h);
+            return;
+        }
+        if let Some(&l) = self.listen_by_port.get(&repr.dst_port) {
+            let ip = self.listeners.get(&l).map(|x| *x.local.ip());
+            if ip.is_some_and(|ip| ip.is_unspecified() || ip == dst) {
+                self.on_listen_segment(now, l, local, remote, &seg);
+                return;
+            }
+        }
+        // RFC 9293 §3.10.7.1: CLOSED. Never answer a RST.
+        if seg.rst {
+            return;
+        }
+        match seg.ack {
+            Some(ack) => self.queue_rst(now, local, remote, ack, None),
+            None => self.queue_rst(now, local, remote, Seq(0), Some(seg.seq + seg.len())),
+        }
     }
-    pub fn shutdown_write(&mut self, now: Instant, c: ConnHandle) -> Result<(), TcpError> {
-        Err(TcpError::InvalidHandle)
+
+    /// Queue a RST for a segment without connection (bounded).
+    fn queue_rst(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: Seq,
+        ack: Option<Seq>,
+    ) {
+        if self.rsts.len() >= self.config.max_pending_rsts {
+            self.counters.drop_rst_queue_full += 1;
+            return;
+        }
+        self.events
+            .emit(now, || TcpEvent::ResetSent { local, remote });
+        self.rsts.push_back(PendingRst {
+            local,
+            remote,
+            seq,
+            ack,
+        });
     }
-    pub fn close(&mut self, now: Instant, c: ConnHandle) {}
-    pub fn abort(&mut self, now: Instant, c: ConnHandle) {}
-    pub fn set_nodelay(&mut self, c: ConnHandle, nodelay: bool) -> Result<(), TcpError> {
-        Err(TcpError::InvalidHandle)
+
+    /// ICMP destination unreachable quoting one of our segments (RFC 1122 §4.2.3.9).
+    pub(crate) fn icmp_error(&mut self, now: Instant, ctx: &mut Ctx<'_>, err: TcpIcmpError) {
+        self.begin(now, ctx);
+        if let Some(&h) = self.by_tuple.get(&(err.local, err.remote)) {
+            if let Some(c) = self.conns.get_mut(&h) {
+                // RFC 5927 §4.1: only believe errors quoting a sequence number in flight.
+                let seq = Seq(err.seq);
+                if !(c.snd_una <= seq && seq < c.snd_max.max_seq(c.snd_una + 1)) {
+                    self.counters.drop_icmp_out_of_window += 1;
+                } else if err.hard && matches!(c.state, TcpState::SynSent | TcpState::SynReceived) {
+                    self.counters.icmp_hard_errors += 1;
+                    let mut env = Env {
+                        now,
+                        cfg: &self.config,
+                        counters: &mut self.counters,
+                        events: &mut self.events,
+                    };
+                    c.abort_with(&mut env, err.error);
+                } else {
+                    self.counters.icmp_soft_errors += 1;
+                    c.soft_error = Some(err.error);
+                }
+                self.after(h);
+            }
+        }
+        self.end(ctx);
     }
-    pub fn set_keepalive(&mut self, c: ConnHandle, idle: Option<Duration>) -> Result<(), TcpError> {
-        Err(TcpError::InvalidHandle)
+
+    /// Write the next segment to send at the start of `out`.
+    pub(crate) fn poll_transmit(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        out: &mut [u8],
+    ) -> Option<TcpTransmit> {
+        self.begin(now, ctx);
+        let r = self.poll_transmit_inner(now, out);
+        self.end(ctx);
+        r
     }
-    pub fn state(&self, c: ConnHandle) -> Option<TcpState> {
+
+    fn poll_transmit_inner(&mut self, now: Instant, out: &mut [u8]) -> Option<TcpTransmit> {
+        while let Some(r) = self.rsts.pop_front() {
+            if let Some(len) = output::emit_rst(out, r.local, r.remote, r.seq, r.ack) {
+                self.counters.resets_sent += 1;
+                self.counters.segments_out += 1;
+                return Some(TcpTransmit {
+                    src: *r.local.ip(),
+                    dst: *r.remote.ip(),
+                    len,
+                });
+            }
+        }
+        while let Some(h) = self.ready.pop_front() {
+            let Some(c) = self.conns.get_mut(&h) else {
+                continue;
+            };
+            c.queued = false;
+            let mut env = Env {
+                now,
+                cfg: &self.config,
+                counters: &mut self.counters,
+                events: &mut self.events,
+            };
+            let res = c.poll_segment(&mut env, out);
+            let (src, dst) = (*c.local.ip(), *c.remote.ip());
+            if let Some(len) = res {
+                // It may have more: keep it in the set, behind the others (round robin).
+                c.queued = true;
+                self.ready.push_back(h);
+                self.after(h);
+                return Some(TcpTransmit { src, dst, len });
+            }
+            self.after(h);
+        }
         None
     }
-    pub fn info(&self, c: ConnHandle) -> Option<TcpInfo> {
-        None
+
+    /// The earliest timer deadline (possibly a stale one: waking early is harmless).
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((t, _))| *t)
     }
-    pub fn can_recv(&self, c: ConnHandle) -> bool {
-        false
+
+    /// Run every connection timer due at `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        self.begin(now, ctx);
+        while let Some(&Reverse((t, h))) = self.heap.peek() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            let Some(c) = self.conns.get_mut(&h) else {
+                continue;
+            };
+            if c.scheduled != Some(t) {
+                continue; // superseded entry
+            }
+            c.scheduled = None;
+            let mut env = Env {
+                now,
+                cfg: &self.config,
+                counters: &mut self.counters,
+                events: &mut self.events,
+            };
+            while let Some(timer) = c.timers.take_expired(now) {
+                c.on_timer(&mut env, timer);
+            }
+            self.mark_ready(h);
+            self.after(h);
+        }
+        self.end(ctx);
     }
-    pub fn can_send(&self, c: ConnHandle) -> bool {
-        false
+
+    /// Put `h` in the ready set.
+    fn mark_ready(&mut self, h: ConnHandle) {
+        if let Some(c) = self.conns.get_mut(&h) {
+            if !c.queued {
+                c.queued = true;
+                self.ready.push_back(h);
+            }
+        }
+    }
+
+    /// Bookkeeping after anything touched connection `h`: accept queue, deletion, timer heap.
+    fn after(&mut self, h: ConnHandle) {
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
+        if let Some(l) = c.listener {
+            let synchronized = !matches!(
+                c.state,
+                TcpState::SynReceived | TcpState::Closed | TcpState::Listen
+            );
+            if synchronized && !c.in_accept_queue {
+                if let Some(lst) = self.listeners.get_mut(&l) {
+                    lst.syn_count = lst.syn_count.saturating_sub(1);
+                    lst.accept.push_back(h);
+                    c.in_accept_queue = true;
+                }
+            }
+        }
+        if c.state == TcpState::Closed {
+            if self.by_tuple.get(&(c.local, c.remote)) == Some(&h) {
+                self.by_tuple.remove(&(c.local, c.remote));
+            }
+            if let Some(l) = c.listener {
+                if let Some(lst) = self.listeners.get_mut(&l) {
+                    if c.in_accept_queue {
+                        lst.accept.retain(|x| *x != h);
+                    } else {
+                        lst.syn_count = lst.syn_count.saturating_sub(1);
+                    }
+                }
+            }
+            if c.orphan || c.listener.is_some() {
+                self.conns.remove(&h);
+            } else {
+                c.timers.clear();
+            }
+            return;
+        }
+        if let Some(next) = c.timers.next() {
+            if c.scheduled.is_none_or(|s| next < s) {
+                c.scheduled = Some(next);
+                self.heap.push(Reverse((next, h)));
+            }
+        }
     }
 }

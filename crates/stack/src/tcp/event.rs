@@ -1,0 +1,257 @@
+//! TCP events for the trace: every state transition, retransmission, timer firing and
+//! congestion-window decision, each citing the RFC section behind it.
+
+use core::fmt;
+use core::net::SocketAddrV4;
+
+use super::timers::Timer;
+use super::{ConnHandle, ListenerHandle, TcpState};
+use crate::error::TcpError;
+use crate::time::{Duration, Instant};
+
+/// Why a segment was retransmitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetransmitReason {
+    /// The retransmission timer expired (RFC 6298 §5.4).
+    Timeout,
+    /// Third duplicate ACK (RFC 5681 §3.2).
+    FastRetransmit,
+    /// Partial ACK during fast recovery (RFC 6582 §3.2 step 5).
+    PartialAck,
+}
+
+/// Why cwnd or ssthresh changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CongestionReason {
+    /// Growth on new ACKs (RFC 5681 §3.1 slow start / congestion avoidance).
+    Ack,
+    /// Entering fast recovery (RFC 5681 §3.2).
+    FastRecovery,
+    /// Partial or full ACK during recovery (RFC 6582 §3.2).
+    Recovery,
+    /// Retransmission timeout (RFC 5681 §3.1 eq. 4).
+    Timeout,
+}
+
+/// A TCP event for the trace (see [`crate::event`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TcpEvent {
+    /// A connection changed state (RFC 9293 §3.3.2).
+    StateChange {
+        /// The connection.
+        conn: ConnHandle,
+        /// Old state.
+        from: TcpState,
+        /// New state.
+        to: TcpState,
+    },
+    /// A segment was sent again.
+    Retransmit {
+        /// The connection.
+        conn: ConnHandle,
+        /// First sequence number of the retransmitted range.
+        seq: u32,
+        /// Bytes of data in it.
+        len: u32,
+        /// Why.
+        reason: RetransmitReason,
+    },
+    /// A connection timer expired.
+    TimerFired {
+        /// The connection.
+        conn: ConnHandle,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// cwnd or ssthresh changed.
+    Congestion {
+        /// The connection.
+        conn: ConnHandle,
+        /// New congestion window, bytes.
+        cwnd: u32,
+        /// New slow-start threshold, bytes.
+        ssthresh: u32,
+        /// Why.
+        reason: CongestionReason,
+    },
+    /// A new RTT measurement updated the RTO (RFC 6298 §2).
+    RttSample {
+        /// The connection.
+        conn: ConnHandle,
+        /// The measurement.
+        rtt: Duration,
+        /// Smoothed RTT after it.
+        srtt: Duration,
+        /// RTO after it.
+        rto: Duration,
+    },
+    /// The connection ended with an error (reset, refused, timed out, unreachable).
+    Aborted {
+        /// The connection.
+        conn: ConnHandle,
+        /// The error reported to the application.
+        error: TcpError,
+    },
+    /// A challenge ACK answered a suspicious RST or SYN (RFC 5961 §3.2, §4.2).
+    ChallengeAck {
+        /// The connection.
+        conn: ConnHandle,
+    },
+    /// A RST answered a segment for no connection (RFC 9293 §3.10.7.1).
+    ResetSent {
+        /// Our address.
+        local: SocketAddrV4,
+        /// The peer.
+        remote: SocketAddrV4,
+    },
+    /// A SYN was dropped because a listener's SYN queue or accept queue was full, or the
+    /// connection limit was reached (RFC 9293 §3.10.7.2 leaves this to the implementation).
+    SynDropped {
+        /// The listener.
+        listener: ListenerHandle,
+        /// The peer.
+        remote: SocketAddrV4,
+    },
+    /// A zero-window probe was sent (RFC 9293 §3.8.6.1).
+    WindowProbe {
+        /// The connection.
+        conn: ConnHandle,
+    },
+    /// A keep-alive probe was sent (RFC 9293 §3.8.4).
+    KeepAliveProbe {
+        /// The connection.
+        conn: ConnHandle,
+    },
+}
+
+impl TcpEvent {
+    /// The RFC section behind this event.
+    pub fn rfc(&self) -> Option<&'static str> {
+        Some(match self {
+            TcpEvent::StateChange { .. } => "RFC 9293 §3.3.2",
+            TcpEvent::Retransmit {
+                reason: RetransmitReason::Timeout,
+                ..
+            } => "RFC 6298 §5.4",
+            TcpEvent::Retransmit {
+                reason: RetransmitReason::FastRetransmit,
+                ..
+            } => "RFC 5681 §3.2",
+            TcpEvent::Retransmit {
+                reason: RetransmitReason::PartialAck,
+                ..
+            } => "RFC 6582 §3.2",
+            TcpEvent::TimerFired { timer, .. } => timer.rfc(),
+            TcpEvent::Congestion {
+                reason: CongestionReason::Ack,
+                ..
+            } => "RFC 5681 §3.1",
+            TcpEvent::Congestion {
+                reason: CongestionReason::FastRecovery,
+                ..
+            } => "RFC 5681 §3.2",
+            TcpEvent::Congestion {
+                reason: CongestionReason::Recovery,
+                ..
+            } => "RFC 6582 §3.2",
+            TcpEvent::Congestion {
+                reason: CongestionReason::Timeout,
+                ..
+            } => "RFC 5681 §3.1",
+            TcpEvent::RttSample { .. } => "RFC 6298 §2",
+            TcpEvent::Aborted { .. } => "RFC 9293 §3.10.7",
+            TcpEvent::ChallengeAck { .. } => "RFC 5961 §3.2",
+            TcpEvent::ResetSent { .. } => "RFC 9293 §3.10.7.1",
+            TcpEvent::SynDropped { .. } => "RFC 9293 §3.10.7.2",
+            TcpEvent::WindowProbe { .. } => "RFC 9293 §3.8.6.1",
+            TcpEvent::KeepAliveProbe { .. } => "RFC 9293 §3.8.4",
+        })
+    }
+}
+
+impl fmt::Display for TcpEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TcpEvent::StateChange { conn, from, to } => {
+                write!(f, "tcp#{} {:?} -> {:?}", conn.0, from, to)
+            }
+            TcpEvent::Retransmit {
+                conn,
+                seq,
+                len,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "tcp#{} retransmit seq={} len={} ({:?})",
+                    conn.0, seq, len, reason
+                )
+            }
+            TcpEvent::TimerFired { conn, timer } => {
+                write!(f, "tcp#{} timer {} fired", conn.0, timer.name())
+            }
+            TcpEvent::Congestion {
+                conn,
+                cwnd,
+                ssthresh,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "tcp#{} cwnd={} ssthresh={} ({:?})",
+                    conn.0, cwnd, ssthresh, reason
+                )
+            }
+            TcpEvent::RttSample {
+                conn,
+                rtt,
+                srtt,
+                rto,
+            } => {
+                write!(
+                    f,
+                    "tcp#{} rtt={:?} srtt={:?} rto={:?}",
+                    conn.0, rtt, srtt, rto
+                )
+            }
+            TcpEvent::Aborted { conn, error } => write!(f, "tcp#{} aborted: {}", conn.0, error),
+            TcpEvent::ChallengeAck { conn } => write!(f, "tcp#{} challenge ACK", conn.0),
+            TcpEvent::ResetSent { local, remote } => {
+                write!(f, "tcp RST {} -> {} (no connection)", local, remote)
+            }
+            TcpEvent::SynDropped { listener, remote } => {
+                write!(
+                    f,
+                    "tcp listener#{} dropped SYN from {} (queue full)",
+                    listener.0, remote
+                )
+            }
+            TcpEvent::WindowProbe { conn } => write!(f, "tcp#{} zero-window probe", conn.0),
+            TcpEvent::KeepAliveProbe { conn } => write!(f, "tcp#{} keep-alive probe", conn.0),
+        }
+    }
+}
+
+/// Events recorded during calls that have no [`crate::ctx::Ctx`] (socket calls), flushed into
+/// the stack's sink at the next call that has one. Nothing is recorded while events are off.
+#[derive(Debug, Default)]
+pub(crate) struct EventBuf {
+    /// Mirrors the stack's sink: record only when on.
+    pub enabled: bool,
+    /// Pending events with their time.
+    pub buf: Vec<(Instant, TcpEvent)>,
+}
+
+/// Bound on events buffered between two flushes.
+const EVENT_BUF_CAP: usize = 65536;
+
+impl EventBuf {
+    /// Record the event built by `make` if recording is on.
+    #[inline]
+    pub fn emit(&mut self, now: Instant, make: impl FnOnce() -> TcpEvent) {
+        if self.enabled && self.buf.len() < EVENT_BUF_CAP {
+            self.buf.push((now, make()));
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Segment output for a connection: what to send next and how it looks on the wire.
+//!
+//! - SYN and SYN,ACK with MSS (RFC 9293 §3.7.1, RFC 6691) and window scale (RFC 7323 §2);
+//! - data within min(SND.WND, cwnd) (RFC 9293 §3.8.6, RFC 5681 §3), held back by Nagle
+//!   (§3.7.4) and sender SWS avoidance (§3.8.6.2.1); FIN after the last byte (§3.10.4);
+//! - retransmission of the first unacknowledged segment (RFC 5681 §3.2, RFC 6582 §3.2) and
+//!   go-back-N after a timeout (RFC 6298 §5.4: SND.NXT was moved back to SND.UNA);
+//! - pure ACKs, delayed or immediate (§3.8.6.3), zero-window probes (§3.8.6.1) and keep-alives
+//!   (§3.8.4) as <SEQ=SND.UNA-1> segments that the peer must answer;
+//! - RST for ABORT (§3.10.5) and for unacceptable ACKs in SYN-SENT/SYN-RECEIVED (§3.10.7.3/4).
+//!
+//! Headers are emitted with `smoltcp::wire::TcpRepr`; the payload is copied straight from the
+//! send ring into the output buffer (no allocation, one copy, one checksum pass).
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{IpAddress, TcpControl, TcpPacket, TcpRepr};
+
+use super::conn::{Conn, Env};
+use super::send::{SendBuffer, SendDecision};
+use super::seq::Seq;
+use super::timers::Timer;
+use super::TcpState;
+
+/// One segment to emit.
+struct Out {
+    control: TcpControl,
+    seq: Seq,
+    ack: Option<Seq>,
+    syn_options: bool,
+    /// (offset from the send buffer start, length)
+    data: (usize, usize),
+}
+
+/// Write a header for `repr` plus `len` bytes copied from `buf` at `offset` into `out`.
+/// Returns the segment length, or `None` if `out` is too small for the header.
+pub(crate) fn emit(
+    out: &mut [u8],
+    repr: &TcpRepr<'_>,
+    local: Ipv4Addr,
+    remote: Ipv4Addr,
+    data: Option<(&SendBuffer, usize, usize)>,
+) -> Option<usize> {
+    let hlen = repr.header_len();
+    let len = data.map_or(0, |d| d.2);
+    if out.len() < hlen + len {
+        return None;
+    }
+    if let Some((buf, offset, len)) = data {
+        buf.copy_out(offset, &mut out[hlen..hlen + len]);
+    }
+    let mut pkt = TcpPacket::new_unchecked(&mut out[..hlen + len]);
+    repr.emit(
+        &mut pkt,
+        &IpAddress::Ipv4(local),
+        &IpAddress::Ipv4(remote),
+        &ChecksumCapabilities::default(),
+    );
+    Some(hlen + len)
+}
+
+/// A bare RST (RFC 9293 §3.10.7.1): `<SEQ=seq><ACK=ack><CTL=RST(,ACK)>`.
+pub(crate) fn emit_rst(
+    out: &mut [u8],
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seq: Seq,
+    ack: Option<Seq>,
+) -> Option<usize> {
+    let repr = TcpRepr {
+        src_port: local.port(),
+        dst_port: remote.port(),
+        control: TcpControl::Rst,
+        seq_number: seq.to_wire(),
+        ack_number: ack.map(Seq::to_wire),
+        window_len: 0,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload: &[],
+    };
+    emit(out, &repr, *local.ip(), *remote.ip(), None)
+}
+
+impl Conn {
+    /// Write the next segment this connection wants to send into `out`, if any.
+    pub fn poll_segment(&mut self, env: &mut Env<'_>, out: &mut [u8]) -> Option<usize> {
+        // `out` is at most MTU - 20 bytes; data segments carry a 20-byte header.
+        let room = out.len().saturating_sub(20) as u32;
+        if let Some(seq) = self.rst_reply.take() {
+            env.counters.resets_sent += 1;
+            return emit_rst(out, self.local, self.remote, seq, None);
+        }
+        if self.rst_pending {
+            self.rst_pending = false;
+            env.counters.resets_sent += 1;
+            let n = emit_rst(
+                out,
+                self.local,
+                self.remote,
+                self.snd_nxt,
+                Some(self.rcv_nxt),
+            );
+            self.set_state(env, TcpState::Closed);
+            return n;
+        }
+        let o = match self.state {
+            TcpState::Closed | TcpState::Listen => return None,
+            TcpState::SynSent => {
+                if self.snd_nxt != self.iss {
+                    return None;
+                }
+                Out {
+                    control: TcpControl::Syn,
+                    seq: self.iss,
+                    ack: None,
+                    syn_options: true,
+                    data: (0, 0),
+                }
+            }
+            TcpState::SynReceived => {
+                if self.snd_nxt != self.iss && !self.ack_now {
+                    return None;
+                }
+                Out {
+                    control: TcpControl::Syn,
+                    seq: self.iss,
+                    ack: Some(self.rcv_nxt),
+                    syn_options: true,
+                    data: (0, 0),
+                }
+            }
+            _ => match self.next_synchronized(env, room.min(self.mss)) {
+                Some(o) => o,
+                None => {
+                    self.update_persist(env);
+                    return None;
+                }
+            },
+        };
+        let n = self.write_out(env, out, o);
+        self.update_persist(env);
+        n
+    }
+
+    /// Decide the next segment in a synchronized state.
+    fn next_synchronized(&mut self, env: &mut Env<'_>, mss: u32) -> Option<Out> {
+        let ack = Some(self.rcv_nxt);
+        let buf_seq = self.buf_seq();
+        let buf_len = self.sendbuf.len() as u32;
+        let fin_state = matches!(
+            self.state,
+            TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+        );
+        // Fast retransmit / partial ACK: resend from SND.UNA without touching SND.NXT.
+        if let Some(reason) = self.rexmit_head.take() {
+            if self.snd_una != self.snd_max {
+                let offset = buf_seq.dist_to(self.snd_una) as usize;
+                let len = (buf_len as usize)
+                    .saturating_sub(offset)
+                    .min(mss as usize)
+                    .min(self.flight() as usize);
+                let end = self.snd_una + len as u32;
+                let fin = self.fin_seq == Some(end) && fin_state;
+                self.retransmit_event(env, reason);
+                self.info.retransmits += 1;
+                self.info.bytes_retransmitted += len as u64;
+                env.counters.retransmitted_segments += 1;
+                let control = if fin {
+                    TcpControl::Fin
+                } else {
+                    TcpControl::None
+                };
+                if len > 0 || fin {
+                    return Some(Out {
+                        control,
+                        seq: self.snd_una,
+                        ack,
+                        syn_options: false,
+                        data: (offset, len),
+                    });
+                }
+            }
+        }
+        // New data (or go-back-N resend) from SND.NXT.
+        let offset = buf_seq.dist_to(self.snd_nxt).min(buf_len);
+        let avail = buf_len - offset;
+        let in_flight = self.snd_una.dist_to(self.snd_nxt);
+        let wnd = self.snd_wnd.min(self.cc.cwnd());
+        let usable = wnd.saturating_sub(in_flight);
+        let len = avail.min(usable).min(mss);
+        let is_resend = self.snd_nxt < self.snd_max;
+        let fin_here = fin_state
+            && self.fin_queued
+            && offset + len == buf_len
+            && self.fin_seq.is_none_or(|f| self.snd_nxt + len == f);
+        let decision = SendDecision {
+            len,
+            unsent: avail,
+            in_flight,
+            mss,
+            max_snd_wnd: self.max_snd_wnd,
+            nodelay: self.nodelay || fin_here,
+        };
+        if (len > 0 && (is_resend || self.sws_override || decision.allows())) || fin_here {
+            self.sws_override = false;
+            let seq = self.snd_nxt;
+            if is_resend {
+                // Go-back-N after a timeout (RFC 6298 §5.4): these bytes were sent before.
+                self.info.bytes_retransmitted += len as u64;
+                self.info.retransmits += 1;
+                env.counters.retransmitted_segments += 1;
+            }
+            let control = if fin_here {
+                TcpControl::Fin
+            } else if len == avail && len > 0 {
+                TcpControl::Psh
+            } else {
+                TcpControl::None
+            };
+            return Some(Out {
+                control,
+                seq,
+                ack,
+                syn_options: false,
+                data: (offset as usize, len as usize),
+            });
+        }
+        if self.probe_pending || self.keepalive_pending {
+            // <SEQ=SND.UNA-1><CTL=ACK>: an old sequence number forces an ACK carrying the
+            // current window (RFC 9293 §3.8.4, §3.8.6.1).
+            self.probe_pending = false;
+            self.keepalive_pending = false;
+            return Some(Out {
+                control: TcpControl::None,
+                seq: self.snd_una - 1,
+                ack,
+                syn_options: false,
+                data: (0, 0),
+            });
+        }
+        if self.ack_now {
+            return Some(Out {
+                control: TcpControl::None,
+                seq: self.snd_nxt,
+                ack,
+                syn_options: false,
+                data: (0, 0),
+            });
+        }
+        None
+    }
+
+    /// The window field to send and the right edge it announces (RFC 9293 §3.8.6.2.2,
+    /// RFC 7323 §2.3: scaled except in SYNs; the right edge never moves left).
+    fn window_field(&mut self, syn: bool) -> u16 {
+        if syn {
+            let w = (self.recvbuf.free() as u32).min(u16::MAX as u32);
+            if self.state == TcpState::SynReceived {
+                self.rcv_adv = self.rcv_adv.max_seq(self.rcv_nxt + w);
+            }
+            return w as u16;
+        }
+        let offered = self.rcv_nxt.dist_to(self.rcv_adv);
+        let w = self.recvbuf.window_to_offer(offered, self.mss);
+        // Round down to the scale unit: rounding up would offer space we do not have. The
+        // right edge may then appear to move left by less than one unit (RFC 7323 §2.4); we
+        // keep accepting up to the old edge (RCV.ADV only grows).
+        let field = (w >> self.rcv_shift).min(u16::MAX as u32);
+        self.rcv_adv = self
+            .rcv_adv
+            .max_seq(self.rcv_nxt + (field << self.rcv_shift));
+        field as u16
+    }
+
+    /// Emit `o` and update the send state.
+    fn write_out(&mut self, env: &mut Env<'_>, out: &mut [u8], o: Out) -> Option<usize> {
+        let syn = o.control == TcpControl::Syn;
+        let window_len = self.window_field(syn);
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            control: o.control,
+            seq_number: o.seq.to_wire(),
+            ack_number: o.ack.map(Seq::to_wire),
+            window_len,
+            window_scale: if o.syn_options {
+                self.wscale_offered
+            } else {
+                None
+            },
+            max_seg_size: if o.syn_options {
+                Some(self.our_mss)
+            } else {
+                None
+            },
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        let data = (o.data.1 > 0).then_some((&self.sendbuf, o.data.0, o.data.1));
+        let n = emit(out, &repr, *self.local.ip(), *self.remote.ip(), data)?;
+        env.counters.segments_out += 1;
+        // Any segment carries our latest ACK: the delayed ACK is satisfied.
+        if o.ack.is_some() {
+            // Each out-of-order arrival is owed its own duplicate ACK (RFC 5681 §4.2), so the
+            // sender can count three of them even when segments arrive in a batch.
+            let pure = o.data.1 == 0 && o.control == TcpControl::None;
+            self.dup_acks_owed = if pure {
+                self.dup_acks_owed.saturating_sub(1)
+            } else {
+                0
+            };
+            self.ack_now = self.dup_acks_owed > 0;
+            self.segs_since_ack = 0;
+            self.timers.stop(Timer::DelayedAck);
+        }
+        let seg_len = o.data.1 as u32 + syn as u32 + (o.control == TcpControl::Fin) as u32;
+        if seg_len == 0 {
+            return Some(n);
+        }
+        self.info.bytes_sent += o.data.1 as u64;
+        let end = o.seq + seg_len;
+        if o.control == TcpControl::Fin {
+            self.fin_seq = Some(end - 1);
+        }
+        if o.seq == self.snd_nxt {
+            self.snd_nxt = end;
+        }
+        if end > self.snd_max {
+            // New sequence space: time it if nothing is being timed (RFC 6298 §3, Karn).
+            if self.rtt_probe.is_none() && o.seq >= self.snd_max {
+                self.rtt_probe = Some((end, env.now));
+            }
+            self.snd_max = end;
+        }
+        self.update_rto_timer(env, false);
+        Some(n)
+    }
+}
