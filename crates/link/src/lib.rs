@@ -27,7 +27,7 @@
 //! - [`impair`]: a seeded impairment wrapper (loss, burst loss, delay, jitter, reordering,
 //!   duplication, corruption, rate limit) for any link, configured by [`impair::ImpairConfig`];
 //! - [`pcap`]: a wrapper writing every frame of any link to a pcap file, and [`pcap::PcapSink`].
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
 use std::os::fd::RawFd;
 
@@ -39,6 +39,8 @@ mod queue;
 pub mod rng;
 mod sys;
 pub mod tap;
+#[cfg(test)]
+mod testutil;
 
 pub use sys::wait_readable;
 

@@ -2,12 +2,13 @@
 //!
 //! # Design
 //! `pnet_datalink`'s receiver has no descriptor to poll and its `next()` blocks by default.
-//! Rather than a reader thread feeding a queue, we open the `AF_PACKET` socket ourselves
-//! ([`crate::sys`]) and hand it to pnet through `Config::socket_fd`; pnet binds it to the
-//! interface and does the I/O. So we know the descriptor ([`Link::raw_fd`], for `poll(2)`),
-//! can set options pnet lacks, and no thread or extra copy is needed. With a zero
-//! `read_timeout`, pnet's `next()` is a non-blocking `poll` + `recvfrom`: `recv` calls it
-//! until it reports nothing ready (`TimedOut`/`WouldBlock`) or the batch is full.
+//! Rather than a reader thread feeding a queue, we open the `AF_PACKET` socket ourselves (in
+//! `sys.rs`, the crate's one unsafe module) and hand it to pnet through `Config::socket_fd`;
+//! pnet binds it to the interface and does the I/O. So we know the descriptor
+//! ([`Link::raw_fd`], for `poll(2)`), can set options pnet lacks, and need no thread and no
+//! extra copy. With a zero `read_timeout`, pnet's `next()` is a non-blocking `poll` +
+//! `recvfrom`: `recv` calls it until it reports nothing ready (`TimedOut`/`WouldBlock`) or the
+//! batch is full.
 //!
 //! - Buffers: pnet's read and write buffers default to 4096 bytes and would truncate larger
 //!   frames; both are sized for [`MAX_FRAME`].
@@ -262,5 +263,50 @@ mod tests {
             matches!(err, LinkError::NoSuchInterface(ref n) if n == "tl-no-such-if"),
             "{err}"
         );
+    }
+
+    /// Root only: over a veth pair in a fresh namespace, the kernel on the far end answers our
+    /// ARP request; frames the kernel itself transmits on our interface are not received.
+    #[test]
+    fn kernel_answers_arp_over_veth() {
+        use crate::testutil::*;
+        use smoltcp::wire::{ArpOperation, ArpRepr, Ipv4Address};
+        use std::time::Duration as StdDuration;
+
+        let Some(ns) = NetNs::create("packet::kernel_answers_arp_over_veth") else {
+            return;
+        };
+        ns.ip("link add tlv0 type veth peer name tlv1");
+        ns.ip("addr add 198.18.78.1/24 dev tlv1");
+        // An address on our side too, so the kernel transmits on tlv0 below.
+        ns.ip("addr add 198.18.79.1/24 dev tlv0");
+        ns.ip("link set tlv0 up");
+        ns.ip("link set tlv1 up");
+        let kernel = Ipv4Address::new(198, 18, 78, 1);
+        let ours = Ipv4Address::new(198, 18, 78, 2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                ns.enter();
+                let mut link = PacketLink::open("tlv0").expect("open AF_PACKET");
+                link.send(Instant::ZERO, &arp_request(ours, kernel)).expect("send ARP request");
+                let (ok, seen) = recv_until(&mut link, StdDuration::from_secs(3), |f| {
+                    parse_arp(f).is_some_and(|a| is_reply_from(&a, kernel))
+                });
+                assert!(ok, "no ARP reply from the kernel; saw {} other frames", seen.len());
+                // Our own request is not looped back to us.
+                assert!(!seen.iter().any(|f| f[..] == arp_request(ours, kernel)[..]));
+
+                // Make the kernel transmit on tlv0 (ARP requests for an absent neighbour):
+                // PACKET_IGNORE_OUTGOING must keep them from us.
+                let out = ns.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "1", "198.18.79.2"]);
+                assert!(!out.status.success(), "nobody should answer 198.18.79.2");
+                let (_, seen) = recv_until(&mut link, StdDuration::from_millis(300), |_| false);
+                let outgoing = seen.iter().filter_map(|f| parse_arp(f)).any(|a| {
+                    matches!(a, ArpRepr::EthernetIpv4 { operation: ArpOperation::Request, target_protocol_addr, .. }
+                        if target_protocol_addr == Ipv4Address::new(198, 18, 79, 2))
+                });
+                assert!(!outgoing, "the kernel's own transmissions were received");
+            });
+        });
     }
 }

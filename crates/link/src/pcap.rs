@@ -426,4 +426,52 @@ mod tests {
         assert!(matches!(a.flush(), Err(LinkError::Io { .. })));
         assert!(a.flush().is_ok(), "the error is reported once");
     }
+
+    /// tshark (when installed) reads our file and decodes the frame inside.
+    #[test]
+    fn tshark_decodes_the_capture() {
+        use crate::testutil::arp_request;
+        use smoltcp::wire::Ipv4Address;
+        let Ok(out) = std::process::Command::new("tshark")
+            .arg("--version")
+            .output()
+        else {
+            eprintln!("SKIPPED pcap::tshark_decodes_the_capture: tshark is not installed");
+            return;
+        };
+        assert!(out.status.success());
+        let path =
+            std::env::temp_dir().join(format!("tcplab-link-tshark-{}.pcap", std::process::id()));
+        {
+            let mut sink = PcapSink::create(&path).unwrap();
+            let frame = arp_request(
+                Ipv4Address::new(198, 18, 0, 2),
+                Ipv4Address::new(198, 18, 0, 1),
+            );
+            sink.write(Instant::from_nanos(1_000_000_123), &frame)
+                .unwrap();
+        }
+        let out = std::process::Command::new("tshark")
+            .args([
+                "-r",
+                path.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "arp.dst.proto_ipv4",
+            ])
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "tshark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("1.000000123"), "nanosecond timestamp: {text}");
+        assert!(text.contains("198.18.0.1"), "ARP decoded: {text}");
+    }
 }

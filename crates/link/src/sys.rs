@@ -132,6 +132,13 @@ pub(crate) fn packet_socket(opts: PacketSocketOptions) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Whether the process runs as root (the namespace tests need it).
+#[cfg(test)]
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Move the calling thread into the network namespace bound at `path`
 /// (e.g. `/run/netns/NAME`). Used by root-only tests; other threads are unaffected.
 #[cfg(test)]

@@ -218,4 +218,67 @@ mod tests {
         let e = open_error("x".into(), io::Error::from_raw_os_error(libc::ENODEV));
         assert!(matches!(e, LinkError::NoSuchInterface(_)));
     }
+
+    /// Non-root only (as root it is skipped): opening needs privileges, and the error says so.
+    #[test]
+    fn unprivileged_open_is_permission_denied() {
+        if crate::sys::is_root() {
+            eprintln!("SKIPPED tap::unprivileged_open_is_permission_denied: runs as root");
+            return;
+        }
+        if !std::path::Path::new("/dev/net/tun").exists() {
+            eprintln!("SKIPPED tap::unprivileged_open_is_permission_denied: no /dev/net/tun");
+            return;
+        }
+        let err = TapLink::open("tltap9").unwrap_err();
+        assert!(matches!(err, LinkError::PermissionDenied(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains("open TAP device tltap9: permission denied"),
+            "{err}"
+        );
+        let err = crate::packet::PacketLink::open("lo").unwrap_err();
+        assert!(matches!(err, LinkError::PermissionDenied(_)), "{err}");
+    }
+
+    /// Root only: the kernel answers our ARP request through a TAP device in a fresh
+    /// namespace, and its reply comes back through `recv` after `poll(2)` on the fd.
+    #[test]
+    fn kernel_answers_arp_over_tap() {
+        use crate::testutil::*;
+        use smoltcp::wire::Ipv4Address;
+        use std::time::Duration as StdDuration;
+
+        let Some(ns) = NetNs::create("tap::kernel_answers_arp_over_tap") else {
+            return;
+        };
+        let kernel = Ipv4Address::new(198, 18, 77, 1);
+        let ours = Ipv4Address::new(198, 18, 77, 2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // Only this thread moves into the namespace; the TAP device is created there.
+                ns.enter();
+                let mut tap = TapLink::open("tltap0").expect("open TAP");
+                assert_eq!(tap.name(), "tltap0");
+                ns.ip("addr add 198.18.77.1/24 dev tltap0");
+                ns.ip("link set tltap0 up");
+                // Nothing queued yet: recv returns at once instead of blocking.
+                let mut batch = Batch::new(4, MAX_FRAME);
+                let _ = tap
+                    .recv(Instant::ZERO, &mut batch)
+                    .expect("non-blocking recv");
+                tap.send(Instant::ZERO, &arp_request(ours, kernel))
+                    .expect("send ARP request");
+                let (ok, seen) = recv_until(&mut tap, StdDuration::from_secs(3), |f| {
+                    parse_arp(f).is_some_and(|a| is_reply_from(&a, kernel))
+                });
+                assert!(
+                    ok,
+                    "no ARP reply from the kernel; saw {} other frames",
+                    seen.len()
+                );
+                assert!(tap.stats().tx_frames == 1 && tap.stats().rx_frames >= 1);
+            });
+        });
+    }
 }
