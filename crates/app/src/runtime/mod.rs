@@ -2,17 +2,19 @@
 //!
 //! The loop sleeps in `ppoll(2)` on the link's descriptor and on a waker eventfd, with the
 //! timeout set to the earliest of the stack's and the link's deadlines, so an idle runtime costs
-//! nothing. Each wake-up it: drains the link in batches into [`Stack::handle_frame`], runs due
-//! timers, sends everything [`Stack::poll_transmit`] produces, renders events for `--trace`, and
-//! wakes socket callers blocked on the condition variable (the stack's call order, see
-//! `tcplab_stack`'s crate docs).
+//! nothing. Each wake-up it: runs the link's timers, drains the link in batches into
+//! [`Stack::handle_frame`], runs the stack's due timers, sends everything
+//! [`Stack::poll_transmit`] produces, renders events for `--trace`, and wakes the blocked
+//! callers whose [`Interest`] became ready (the stack's call order, see `tcplab_stack`'s crate
+//! docs).
 //!
 //! Socket calls (`crate::net`) do not round-trip through a command channel: they lock the
 //! stack, make their call with a `now` read under the same lock (so time never goes backwards
-//! between callers), and wake the loop through the eventfd so it transmits what the call
-//! produced. Only the loop thread touches the link. This halves the context switches per
-//! `read`/`write` compared with a request/reply channel, and a blocked caller simply waits on
-//! the condition variable until the loop has handled input.
+//! between callers), and leave the transmission to the loop, waking it through the eventfd
+//! only if it sleeps. Only the loop thread touches the link, and it sends frames without
+//! holding the lock. Compared with a request/reply channel this saves two context switches per
+//! `read`/`write`; a blocked caller waits on its own condition variable until the loop finds
+//! its interest ready.
 
 use std::collections::VecDeque;
 use std::io;
