@@ -280,6 +280,70 @@ pub fn read_response<R: BufRead>(r: &mut R) -> Result<Response, HttpError> {
     })
 }
 
+/// Longest chunk-size line we accept (RFC 9112 §7.1: size, optional extensions, CRLF).
+const MAX_CHUNK_LINE: usize = 1024;
+
+/// Read one line of at most `limit` bytes, without its line end; end of stream is an error.
+fn read_line_bounded<R: BufRead>(r: &mut R, limit: usize) -> Result<String, HttpError> {
+    let mut line = Vec::new();
+    let n = Read::take(&mut *r, limit as u64).read_until(b'\n', &mut line)?;
+    if n == 0 || line.last() != Some(&b'\n') {
+        return Err(if n >= limit {
+            HttpError::TooLarge(limit)
+        } else {
+            bad("truncated chunked body")
+        });
+    }
+    line.pop();
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    String::from_utf8(line).map_err(|_| bad("non-UTF-8 bytes in chunked framing"))
+}
+
+/// Copy a body in the chunked transfer coding (RFC 9112 §7.1) from `r` to `w`, reporting the
+/// bytes decoded so far to `progress`. Chunk extensions and trailer fields are read and
+/// ignored (§7.1.1, §7.1.2). Returns the body length.
+pub fn copy_chunked<R: BufRead, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, HttpError> {
+    let mut total: u64 = 0;
+    loop {
+        let line = read_line_bounded(r, MAX_CHUNK_LINE)?;
+        let size = line
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim_matches([' ', '\t']);
+        if size.is_empty() || size.len() > 15 || !size.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("invalid chunk size"));
+        }
+        let size = u64::from_str_radix(size, 16).map_err(|_| bad("invalid chunk size"))?;
+        if size == 0 {
+            // The trailer section ends with an empty line.
+            for _ in 0..=MAX_FIELDS {
+                if read_line_bounded(r, MAX_HEAD_BYTES)?.is_empty() {
+                    return Ok(total);
+                }
+            }
+            return Err(HttpError::TooLarge(MAX_HEAD_BYTES));
+        }
+        let copied = io::copy(&mut Read::take(&mut *r, size), w)?;
+        if copied < size {
+            return Err(bad("truncated chunk"));
+        }
+        total += copied;
+        progress(total);
+        match read_line_bounded(r, 2 + 1) {
+            Ok(l) if l.is_empty() => {}
+            Err(HttpError::Io(e)) => return Err(HttpError::Io(e)),
+            _ => return Err(bad("missing CRLF after chunk data")),
+        }
+    }
+}
+
 /// The reason phrase for the status codes we send.
 pub fn reason(status: u16) -> &'static str {
     match status {
@@ -435,7 +499,7 @@ pub fn content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::BufReader;
+    use std::io::{BufReader, Read};
 
     fn req(s: &[u8]) -> Result<Request, HttpError> {
         read_request(&mut BufReader::new(s))
@@ -540,6 +604,36 @@ mod tests {
         assert_eq!(rest, "hello");
         assert!(read_response(&mut BufReader::new(&b"HTTP/1.1 2000 OK\r\n\r\n"[..])).is_err());
         assert!(read_response(&mut BufReader::new(&b"HTTP/1.1 404\r\n\r\n"[..])).is_ok());
+    }
+
+    #[test]
+    fn chunked_bodies_decode_and_bad_framing_is_an_error() {
+        let body = b"4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-Trailer: y\r\n\r\nNEXT";
+        let mut r = BufReader::new(&body[..]);
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        let n = copy_chunked(&mut r, &mut out, |t| seen.push(t)).unwrap();
+        assert_eq!(out, b"Wikipedia in \r\n\r\nchunks.");
+        assert_eq!((n, seen), (out.len() as u64, vec![4, 10, 24]));
+        let mut rest = String::new();
+        r.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "NEXT", "decoding stops after the trailer section");
+        for bad_body in [
+            &b"zz\r\nab\r\n0\r\n\r\n"[..],
+            b"4\r\nab",
+            b"2\r\nabXY0\r\n\r\n",
+            b"ffffffffffffffffff\r\n",
+            b"2\r\nab\r\n",
+        ] {
+            let r = copy_chunked(&mut BufReader::new(bad_body), &mut Vec::new(), |_| {});
+            assert!(
+                matches!(r, Err(HttpError::Bad(_))),
+                "{:?}: {r:?}",
+                String::from_utf8_lossy(bad_body)
+            );
+        }
+        let long = vec![b'1'; 5000];
+        assert!(copy_chunked(&mut BufReader::new(&long[..]), &mut Vec::new(), |_| {}).is_err());
     }
 
     #[test]
