@@ -358,7 +358,36 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Write a response head with `Content-Length` and the connection decision.
+/// `t` as an IMF-fixdate (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize]
+    )
+}
+
+/// Write a response head with `Date` (RFC 9110 §6.6.1), `Content-Length` and the connection
+/// decision.
 pub fn write_response_head<W: Write>(
     w: &mut W,
     status: u16,
@@ -368,8 +397,9 @@ pub fn write_response_head<W: Write>(
 ) -> io::Result<()> {
     write!(
         w,
-        "HTTP/1.1 {status} {}\r\nServer: tcplab\r\nContent-Length: {content_length}\r\nContent-Type: {content_type}\r\nConnection: {}\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\nDate: {}\r\nServer: tcplab\r\nContent-Length: {content_length}\r\nContent-Type: {content_type}\r\nConnection: {}\r\n\r\n",
         reason(status),
+        http_date(std::time::SystemTime::now()),
         if keep_alive { "keep-alive" } else { "close" }
     )
 }
@@ -671,6 +701,21 @@ mod tests {
         assert!("https://198.18.0.1/".parse::<Url>().is_err());
         assert!("http://example.com/".parse::<Url>().is_err());
         assert!("http://198.18.0.1:99999/".parse::<Url>().is_err());
+    }
+
+    #[test]
+    fn http_dates_are_imf_fixdate() {
+        use std::time::{Duration, UNIX_EPOCH};
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // The example of RFC 9110 §5.6.7.
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 GMT"
+        );
     }
 
     #[test]
