@@ -267,3 +267,24 @@ fn get_decodes_a_chunked_response() {
     assert_eq!(d.bytes, 19);
     server.join().unwrap();
 }
+
+/// The whole demo (ARP, ping, UDP echo, HTTP download with checksum) succeeds under
+/// impairment and writes a nanosecond pcap.
+#[test]
+fn demo_succeeds_under_impairment_and_writes_a_pcap() {
+    let pcap = std::env::temp_dir().join(format!("tcplab-e2e-demo-{}.pcap", std::process::id()));
+    let args = crate::cli::DemoArgs {
+        impair: Some("loss=2%,delay=1ms".into()),
+        pcap: Some(pcap.clone()),
+        seed: 3,
+        size: 200_000,
+        quiet: true,
+    };
+    assert_eq!(crate::cmd::demo::run(args).unwrap(), 0);
+    let bytes = std::fs::read(&pcap).unwrap();
+    // pcap with nanosecond timestamps, little-endian (0xa1b23c4d), Ethernet link type.
+    assert_eq!(&bytes[..4], &[0x4d, 0x3c, 0xb2, 0xa1]);
+    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 1);
+    assert!(bytes.len() > 200_000, "the download is in the capture");
+    std::fs::remove_file(&pcap).unwrap();
+}
