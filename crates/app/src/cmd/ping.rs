@@ -28,7 +28,7 @@ impl RttStats {
     }
 
     /// `rtt min/avg/max/mdev = ...` or `None` without replies. mdev is the standard deviation
-    /// (sqrt(E[x²] - E[x]²)), as iputils computes it.
+    /// (`sqrt(E[x²] - E[x]²)`), as iputils computes it.
     pub fn summary(&self) -> Option<String> {
         if self.rtts_ms.is_empty() {
             return None;
