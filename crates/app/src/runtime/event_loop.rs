@@ -126,7 +126,9 @@ impl<'a> EventLoop<'a> {
             if matches!(e, LinkError::Closed) {
                 log::info!("{}: link {name} closed", self.shared.name);
             } else {
-                log::error!("{}: link {name} failed: {e}", self.shared.name);
+                // Callers report it (their calls fail with this reason): keep stderr to the
+                // one `tcplab: error:` line.
+                log::debug!("{}: link {name} failed: {e}", self.shared.name);
             }
             core.stopped = Some(format!("link {name} failed: {e}"));
         }
