@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{ServeArgs, Service};
-use crate::cmd::{link_counters, print_counters, stack_counters, stop_signal};
+use crate::cmd::{link_counters, print_counters, stack_counters, stop_signal, wait_for_stop};
 use crate::error::AppError;
 use crate::http::{self, HttpError, PathError};
 use crate::net::{TcpListener, TcpStream};
@@ -94,8 +94,8 @@ pub fn run(args: ServeArgs) -> Result<i32, AppError> {
             accept_loop(&handle, listener, service, root, max, &counters, &stopping)
         })
     };
-    let why = stop.recv().unwrap_or("stop channel closed");
-    log::info!("serve: stopping ({why})");
+    let outcome = wait_for_stop(&stop, &rt);
+    log::info!("serve: stopping ({outcome:?})");
     stopping.store(true, Ordering::Relaxed);
     let _ = acceptor.join();
     let stats = rt.stats();
@@ -108,7 +108,7 @@ pub fn run(args: ServeArgs) -> Result<i32, AppError> {
             ("link", link_counters(&link)),
         ],
     );
-    Ok(0)
+    outcome.map(|_| 0)
 }
 
 fn accept_loop(
