@@ -174,7 +174,11 @@ fn lost_fragments_time_out_and_free_memory() {
 }
 
 fn scripted_run(seed: u64) -> World {
-    let (mut w, a, b) = pair(seed, lossy());
+    let mut w = World::new(seed);
+    let a = w.add_host_at(1);
+    let b = w.add_host_at(2);
+    w.pcap(a);
+    w.connect(a, b, lossy());
     w.capture(a);
     w.capture(b);
     ping_series(&mut w, a, 5);
@@ -191,6 +195,16 @@ fn same_seed_gives_byte_identical_frames() {
     assert_eq!(one.captured(b), two.captured(b));
     assert_eq!(one.capture_digest(), two.capture_digest());
     assert_ne!(one.capture_digest(), scripted_run(43).capture_digest());
+    // The pcap tap on the wire: nanosecond pcap magic, and the same bytes for the same seed.
+    let pcap = one.pcap_bytes(a);
+    assert_eq!(&pcap[..4], &[0x4d, 0x3c, 0xb2, 0xa1]);
+    assert!(
+        pcap.len() > 24 + 16 * 20,
+        "capture too small: {} bytes",
+        pcap.len()
+    );
+    assert!(pcap == two.pcap_bytes(a), "same seed, different pcap");
+    assert!(pcap != scripted_run(43).pcap_bytes(a));
 }
 
 /// The facade's TCP plumbing (RFC 9293 §3.1 checksum over the pseudo-header, IPv4 and
@@ -241,4 +255,47 @@ fn facade_carries_tcp_segments() {
         assert!(got == data, "seed {seed}: data corrupted");
         assert!(w.stack_ref(b).stats().tcp_input.segments_in > 0);
     }
+}
+
+/// The wire capture opens in tshark with a full decode (skipped when tshark is missing).
+#[test]
+fn pcap_decodes_in_tshark() {
+    if std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: tshark not installed");
+        return;
+    }
+    let mut w = World::new(9);
+    let a = w.add_host_at(1);
+    let b = w.add_host_at(2);
+    w.pcap(a);
+    w.connect(a, b, Impairment::spec("delay=1ms"));
+    ping_series(&mut w, a, 2);
+    udp_echo_series(&mut w, a, b, 2, 4000);
+    let path = std::env::temp_dir().join(format!("tcplab-sim-{}.pcap", std::process::id()));
+    w.write_pcap(a, &path).unwrap();
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "ARP",
+        "Echo (ping) request",
+        "Echo (ping) reply",
+        "Fragmented IP protocol",
+    ] {
+        assert!(text.contains(want), "no {want:?} in:\n{text}");
+    }
+    assert!(!text.contains("Malformed"), "{text}");
 }
