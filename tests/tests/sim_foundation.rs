@@ -299,3 +299,31 @@ fn pcap_decodes_in_tshark() {
     }
     assert!(!text.contains("Malformed"), "{text}");
 }
+
+/// RFC 1122 §2.3.2.1: entries in use are refreshed by unicast poll before they expire, so
+/// steady traffic never waits for a new broadcast resolution.
+#[test]
+fn arp_entries_in_use_are_refreshed_without_stalls() {
+    let (mut w, a, _b) = pair(11, Impairment::spec("delay=1ms"));
+    let mut rtts = Vec::new();
+    for seq in 0..150u16 {
+        let now = w.now();
+        w.stack(a).ping(now, B, 5, seq, 8).unwrap();
+        w.run_for(Duration::from_secs(1));
+        while let Some(PingEvent::Reply { rtt, .. }) = w.stack(a).poll_ping() {
+            rtts.push(rtt);
+        }
+    }
+    assert_eq!(rtts.len(), 150);
+    // Only the first ping waited for a broadcast request.
+    assert!(
+        rtts[1..].iter().all(|r| *r <= Duration::from_millis(2)),
+        "{rtts:?}"
+    );
+    let s = w.stack_ref(a).stats();
+    assert_eq!(s.arp.entries_expired, 0, "{s}");
+    assert!(
+        s.arp.requests_sent >= 3,
+        "initial request plus refreshes: {s}"
+    );
+}

@@ -64,6 +64,10 @@ impl Config {
 pub struct ArpConfig {
     /// How long a learned entry stays valid (RFC 1122 §2.3.2.1: entries must time out).
     pub cache_ttl: Duration,
+    /// When an entry in use has less than this left, a unicast request refreshes it while
+    /// traffic keeps flowing (RFC 1122 §2.3.2.1 "unicast poll"), so busy connections never
+    /// stall on an expired entry.
+    pub refresh_before: Duration,
     /// Maximum number of cache entries; the entry closest to expiry is evicted first.
     pub max_entries: usize,
     /// Delay before the first retransmission of a request; doubled after each retry.
@@ -89,6 +93,7 @@ impl Default for ArpConfig {
     fn default() -> Self {
         ArpConfig {
             cache_ttl: Duration::from_secs(60),
+            refresh_before: Duration::from_secs(15),
             max_entries: 512,
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(8),
