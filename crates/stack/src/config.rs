@@ -27,6 +27,9 @@ pub struct Config {
     pub seed: u64,
     /// Capacity of the event queue when events are enabled.
     pub event_capacity: usize,
+    /// Idle packet buffers kept for reuse (each at most 64 KiB), so copied datagrams do not
+    /// allocate per packet.
+    pub buffer_pool: usize,
     /// ARP settings (RFC 826).
     pub arp: ArpConfig,
     /// IPv4 settings (RFC 791, RFC 1122 §3.3).
@@ -50,6 +53,7 @@ impl Config {
             mtu: 1500,
             seed: 0,
             event_capacity: 65536,
+            buffer_pool: 64,
             arp: ArpConfig::default(),
             ipv4: Ipv4Config::default(),
             icmp: IcmpConfig::default(),
