@@ -85,3 +85,43 @@ fn udp_echo_and_ping_do_not_allocate_once_warm() {
     let during = allocs() - before;
     assert_eq!(during, 0, "{during} allocations in 200 warm rounds");
 }
+
+#[test]
+fn tcp_bulk_through_the_facade_does_not_allocate_once_warm() {
+    let mut a = Stack::new(Config::new(EthernetAddress([2, 0, 0, 0, 0, 1]), A, 24)).unwrap();
+    let mut b = Stack::new(Config::new(EthernetAddress([2, 0, 0, 0, 0, 2]), B, 24)).unwrap();
+    let l = b.tcp_listen(SocketAddrV4::new(B, 80), 0).unwrap();
+    let c = a
+        .tcp_connect(Instant::ZERO, SocketAddrV4::new(B, 80))
+        .unwrap();
+    let mut buf = vec![0u8; 14 + 1500];
+    exchange(&mut a, &mut b, &mut buf);
+    let s = b.tcp_accept(l).unwrap();
+    let data = vec![1u8; 64 * 1024];
+    let mut rx = vec![0u8; 64 * 1024];
+    let mut received = 0usize;
+    let mut round = |a: &mut Stack, b: &mut Stack| {
+        let mut sent = 0;
+        while sent < data.len() {
+            sent += a.tcp_send(Instant::ZERO, c, &data[sent..]).unwrap_or(0);
+            exchange(a, b, &mut buf);
+            while let Ok(n) = b.tcp_recv(Instant::ZERO, s, &mut rx) {
+                if n == 0 {
+                    break;
+                }
+                received += n;
+            }
+            exchange(a, b, &mut buf);
+        }
+    };
+    for _ in 0..5 {
+        round(&mut a, &mut b);
+    }
+    let before = allocs();
+    for _ in 0..20 {
+        round(&mut a, &mut b);
+    }
+    let during = allocs() - before;
+    assert_eq!(received, 25 * 64 * 1024);
+    assert_eq!(during, 0, "{during} allocations while moving 1.25 MiB");
+}
