@@ -18,7 +18,8 @@ use crate::udp::{Udp, UdpHandle};
 
 /// Bytes held in the stack's bounded queues and buffers (TCP buffers excluded: they are
 /// bounded per connection by `TcpConfig`). Every field has a cap in [`Config`]; see
-/// [`MemoryUsage::caps`].
+/// [`MemoryUsage::caps`]. Idle recycled buffers are not counted: at most
+/// [`Config::buffer_pool`] of them, each at most 64 KiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemoryUsage {
     /// Datagrams waiting for ARP resolution.
