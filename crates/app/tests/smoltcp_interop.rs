@@ -1,9 +1,11 @@
 //! TCP interop between tcplab's `Stack` and smoltcp 0.14's `Interface` + `tcp::Socket` (issue
 //! #3), over an in-memory link in one thread with a virtual clock: ARP, the three-way
 //! handshake, a bulk transfer in both directions at once, and the close, with tcplab as server
-//! and as client. No root needed; deterministic.
+//! and as client, on a clean link and through seeded loss, delay, reordering and duplication.
+//! No root needed; deterministic.
 //!
-//! Size per direction: `TL_SMOLTCP_MB` (default 10 MB; 2 MB when `CI` is set).
+//! Size per direction: `TL_SMOLTCP_MB` (default 10 MB; 2 MB when `CI` is set); the impaired
+//! runs move a tenth of that.
 
 use std::collections::VecDeque;
 
@@ -12,6 +14,7 @@ use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp as stcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint};
+use tcplab_link::impair::{Direction, Impair, ImpairConfig};
 use tcplab_link::memory::{self, MemoryLink};
 use tcplab_link::{Batch, Link, MAX_FRAME};
 use tcplab_stack::{Config, ConnHandle, Instant, Ipv4Addr, SocketAddrV4, Stack, TcpError};
@@ -150,7 +153,8 @@ impl Flow {
 struct Lab {
     now: u64,
     stack: Stack,
-    ours: MemoryLink,
+    /// Our end of the cable, through the seeded impairment wrapper (both directions).
+    ours: Impair<MemoryLink>,
     batch: Batch,
     out: Vec<u8>,
     dev: LinkDevice<MemoryLink>,
@@ -160,8 +164,12 @@ struct Lab {
 }
 
 impl Lab {
-    fn new() -> Lab {
+    /// A lab whose link is impaired as `spec` says (`""`: a clean link).
+    fn new(spec: &str) -> Lab {
         let (a, b) = memory::pair(memory::DEFAULT_CAPACITY);
+        let mut icfg: ImpairConfig = spec.parse().expect("impairment spec");
+        icfg.dir = Direction::Both;
+        let a = Impair::new(a, icfg).expect("impairment");
         let mut cfg = Config::new(EthernetAddress([0x02, 0, 198, 18, 0, 1]), OURS, 24);
         cfg.seed = 42;
         let stack = Stack::new(cfg).expect("stack config");
@@ -199,6 +207,9 @@ impl Lab {
     /// Our stack: receive, timers (RFC 6298 retransmission etc. fire on the virtual clock).
     fn ours_input(&mut self) {
         let t = self.t();
+        if self.ours.poll_timeout().is_some_and(|d| d <= t) {
+            self.ours.handle_timeout(t).expect("impairment timeout");
+        }
         self.ours.recv(t, &mut self.batch).expect("recv");
         for f in self.batch.iter() {
             self.stack.handle_frame(t, f);
@@ -228,11 +239,16 @@ impl Lab {
     /// Advance the virtual clock: by one small step while frames are in flight, else to the
     /// earliest deadline of either stack.
     fn advance(&mut self) {
-        let busy = self.ours.queued() > 0 || self.dev.link.queued() > 0 || !self.dev.rx.is_empty();
+        let busy =
+            self.ours.inner().queued() > 0 || self.dev.link.queued() > 0 || !self.dev.rx.is_empty();
         let mut next = self.now + STEP_NS;
         if !busy {
             let ts = SmolInstant::from_micros((self.now / 1000) as i64);
-            let a = self.stack.poll_timeout().map(|d| d.as_nanos());
+            let a = [self.stack.poll_timeout(), self.ours.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|d| d.as_nanos());
             let b = self
                 .iface
                 .poll_at(ts, &self.sockets)
@@ -323,8 +339,29 @@ fn check(flow_ours: &Flow, flow_smol: &Flow) {
 
 #[test]
 fn tcplab_server_smoltcp_client_both_ways_and_close() {
-    let n = size();
-    let mut lab = Lab::new();
+    tcplab_server(size(), "");
+}
+
+#[test]
+fn tcplab_client_smoltcp_server_both_ways_and_close() {
+    tcplab_client(size(), "");
+}
+
+/// Retransmission, duplicate and out-of-order handling interoperate: seeded loss, delay with
+/// jitter, reordering and duplication in both directions, both roles, several seeds.
+#[test]
+fn both_roles_through_loss_delay_reordering_and_duplication() {
+    let n = size() / 10;
+    for seed in 1..=3 {
+        let spec = format!("loss=2%,delay=2ms,jitter=1ms,reorder=1%,dup=1%,seed={seed}");
+        tcplab_server(n, &spec);
+        tcplab_client(n, &spec);
+    }
+}
+
+/// tcplab listens, smoltcp connects; `n` bytes each way at once; smoltcp closes first.
+fn tcplab_server(n: usize, spec: &str) {
+    let mut lab = Lab::new(spec);
     let l = lab
         .stack
         .tcp_listen(SocketAddrV4::new(OURS, 5000), 0)
@@ -372,10 +409,9 @@ fn tcplab_server_smoltcp_client_both_ways_and_close() {
     check(&fo, &fs);
 }
 
-#[test]
-fn tcplab_client_smoltcp_server_both_ways_and_close() {
-    let n = size();
-    let mut lab = Lab::new();
+/// smoltcp listens, tcplab connects; `n` bytes each way at once; tcplab closes first.
+fn tcplab_client(n: usize, spec: &str) {
+    let mut lab = Lab::new(spec);
     lab.smol().listen(5001).expect("smoltcp listen");
     let (mut fo, mut fs) = (Flow::new(pattern(n, 3)), Flow::new(pattern(n, 4)));
     let c = lab
@@ -422,7 +458,7 @@ fn tcplab_client_smoltcp_server_both_ways_and_close() {
 
 #[test]
 fn smoltcp_connect_to_closed_tcplab_port_is_reset() {
-    let mut lab = Lab::new();
+    let mut lab = Lab::new("");
     let cx = lab.iface.context();
     lab.sockets
         .get_mut::<stcp::Socket>(lab.sock)
