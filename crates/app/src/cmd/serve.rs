@@ -19,6 +19,8 @@ use crate::setup;
 
 /// Largest request body we read and discard to keep a connection alive.
 const MAX_DISCARDED_BODY: u64 = 1 << 20;
+/// How long an HTTP connection may sit idle (no request, or a client not reading).
+const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the accept loop checks whether it should stop.
 const ACCEPT_TICK: Duration = Duration::from_millis(100);
 
@@ -146,7 +148,13 @@ fn accept_loop(
                     Service::Echo => echo(&stream, &counters),
                     Service::Discard => discard(&stream, &counters),
                     Service::Chargen => chargen(&stream, &counters),
-                    Service::Http => serve_http(&stream, &root, &counters),
+                    Service::Http => {
+                        // An idle keep-alive client (or one that stopped reading) must not
+                        // hold its thread forever.
+                        let _ = stream.set_read_timeout(Some(HTTP_IDLE_TIMEOUT));
+                        let _ = stream.set_write_timeout(Some(HTTP_IDLE_TIMEOUT));
+                        serve_http(&stream, &root, &counters)
+                    }
                 };
                 if let Err(e) = r {
                     log::debug!("client {peer}: {e}");
@@ -233,6 +241,8 @@ pub fn serve_http(stream: &TcpStream, root: &Path, counters: &ServeCounters) -> 
         let req = match http::read_request(&mut reader) {
             Ok(r) => r,
             Err(HttpError::Closed) => return Ok(()),
+            // The idle timeout between requests: close quietly, as servers do.
+            Err(HttpError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(HttpError::Io(e)) => return Err(e),
             Err(e) => {
                 log::debug!("bad request: {e}");
