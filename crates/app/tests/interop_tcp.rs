@@ -533,11 +533,14 @@ fn wait_kernel_state(ns: &Netns, state: &str, port: u16, present: bool) {
         if found == present {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "kernel socket on port {port} in {state}: expected {present}, got {found}: {}",
-            out.out()
-        );
+        if Instant::now() >= deadline {
+            let all = ns.run(&["ss", "-Htan", &filter], Duration::from_secs(5));
+            panic!(
+                "kernel socket on port {port} in {state}: expected {present}, got {found}; \
+                 all sockets on the port:\n{}",
+                all.out()
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
