@@ -311,8 +311,10 @@ fn tcplab_connect_to_kernel_echo_we_close_first() {
         "kernel side did not finish cleanly:\n{}",
         e.describe()
     );
-    // We closed first, so we hold TIME-WAIT; the kernel's side went LAST-ACK -> CLOSED.
+    // We closed first, so we hold TIME-WAIT; the kernel's side went LAST-ACK -> CLOSED, which
+    // needs our ACK of its FIN: exiting before sending it would leave the kernel in LAST-ACK.
     wait_kernel_state(&ns, "time-wait", 9000, false);
+    wait_kernel_state(&ns, "last-ack", 9000, false);
 }
 
 #[test]
@@ -518,11 +520,11 @@ fn kernel_connect_to_closed_tcplab_port_is_refused_quickly() {
     server.terminate(Duration::from_secs(10));
 }
 
-/// Waits (bounded, 10 s) until the kernel has (`present`) or has no (`!present`) TCP socket
+/// Waits (bounded: 10 s, or 3 s for absence) until the kernel has (`present`) or has no (`!present`) TCP socket
 /// in `state` (an `ss` state name) with local port `port` inside `ns`; panics otherwise.
 fn wait_kernel_state(ns: &Netns, state: &str, port: u16, present: bool) {
     let filter = format!("sport = :{port}");
-    let deadline = Instant::now() + Duration::from_secs(if present { 10 } else { 1 });
+    let deadline = Instant::now() + Duration::from_secs(if present { 10 } else { 3 });
     loop {
         let out = ns.run(
             &["ss", "-Htn", "state", state, &filter],
