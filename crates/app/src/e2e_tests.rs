@@ -13,17 +13,24 @@ use crate::cmd::serve::{serve_http, ServeCounters};
 use crate::http::Url;
 use crate::net::{ping, TcpListener, TcpStream, UdpSocket};
 use crate::runtime::{Runtime, RuntimeOptions};
-use crate::setup::derived_mac;
+use crate::setup::{derived_mac, impair_config, wrap_link};
 
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const T: Option<Duration> = Some(Duration::from_secs(20));
 
+/// Two runtimes A and B over a memory pair; `impair` applies to what each side sends (with
+/// different seeds), so both directions see it.
 fn pair(impair: Option<&str>) -> (Runtime, Runtime) {
-    assert!(impair.is_none());
     let (la, lb) = memory::pair(memory::DEFAULT_CAPACITY);
-    let (la, lb) = (Box::new(la), Box::new(lb));
+    let imp = impair.map(|s| impair_config(s, 7).unwrap());
+    let imp_b = imp.clone().map(|mut c| {
+        c.seed += 1;
+        c
+    });
     let epoch = std::time::Instant::now();
+    let la = wrap_link(Box::new(la), imp, None, epoch).unwrap();
+    let lb = wrap_link(Box::new(lb), imp_b, None, epoch).unwrap();
     let start = |name: &str, addr, link| {
         let stack = Stack::new(Config::new(derived_mac(addr), addr, 24)).unwrap();
         let opts = RuntimeOptions {
@@ -95,6 +102,14 @@ fn echo_roundtrip(impair: Option<&str>, len: usize) {
 #[test]
 fn tcp_echo_with_half_close() {
     echo_roundtrip(None, 300_000);
+}
+
+#[test]
+fn tcp_echo_under_loss_and_reordering() {
+    echo_roundtrip(
+        Some("loss=3%,delay=1ms,jitter=1ms,reorder=2%,dup=1%"),
+        200_000,
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use tcplab_link::{Batch, Link, LinkError, MAX_FRAME};
 use tcplab_stack::icmp::PingEvent;
-use tcplab_stack::{Instant, Stack, Stats};
+use tcplab_stack::{ConnHandle, Instant, ListenerHandle, Stack, Stats, TcpState, UdpHandle};
 
 use crate::sys::{self, EventFd};
 use crate::trace::{Sink, Tracer};
@@ -69,14 +69,74 @@ pub struct Core {
     last_now: Instant,
     /// Why the loop stopped (link failure or shutdown); blocked calls then fail with it.
     stopped: Option<String>,
-    /// Callers currently waiting on the condition variable (skip notifying when 0).
-    waiters: usize,
+    /// Callers blocked in [`Handle::wait`], each with what it waits for.
+    waiters: Vec<Waiter>,
+    next_waiter: u64,
+    /// `tcp.established` when waiters were last checked (see [`Interest::TcpAccept`]).
+    established_seen: u64,
     /// Ping results taken from the stack for another identifier than the caller's, kept for
     /// their owner (bounded by `net::ping`).
     pub ping_stash: VecDeque<PingEvent>,
 }
 
+/// What a blocked caller waits for, so the loop wakes only callers that can make progress
+/// (one thread per connection would otherwise all wake on every packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Wake after every loop iteration.
+    Any,
+    /// Data, end of stream or an error to read on a connection.
+    TcpRecv(ConnHandle),
+    /// Room in a connection's send buffer, or an error.
+    TcpSend(ConnHandle),
+    /// A connection may be waiting in a listener's accept queue. The stack has no query for
+    /// that, so these waiters wake whenever a connection reached ESTABLISHED.
+    TcpAccept(ListenerHandle),
+    /// An active open finished (or failed).
+    TcpOpen(ConnHandle),
+    /// A datagram queued on a UDP socket.
+    UdpRecv(UdpHandle),
+}
+
+/// One blocked caller.
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    interest: Interest,
+    cv: Arc<Condvar>,
+}
+
 impl Core {
+    /// Collect the condition variables of waiters that can make progress now.
+    fn ready_waiters(&mut self, out: &mut Vec<Arc<Condvar>>) {
+        out.clear();
+        if self.waiters.is_empty() {
+            return;
+        }
+        let stopped = self.stopped.is_some();
+        let established = self.stack.stats().tcp.established;
+        let new_connections = established != self.established_seen;
+        self.established_seen = established;
+        let stack = &self.stack;
+        for w in &self.waiters {
+            let ready = stopped
+                || match w.interest {
+                    Interest::Any => true,
+                    Interest::TcpRecv(c) => stack.tcp_can_recv(c) || stack.tcp_state(c).is_none(),
+                    Interest::TcpSend(c) => stack.tcp_can_send(c) || stack.tcp_state(c).is_none(),
+                    Interest::TcpAccept(_) => new_connections,
+                    Interest::TcpOpen(c) => !matches!(
+                        stack.tcp_state(c),
+                        Some(TcpState::SynSent | TcpState::SynReceived)
+                    ),
+                    Interest::UdpRecv(h) => stack.udp_can_recv(h),
+                };
+            if ready {
+                out.push(w.cv.clone());
+            }
+        }
+    }
+
     /// The current time on the stack's clock, never earlier than a previous call's.
     pub fn now(&mut self) -> Instant {
         let n = Instant::from_nanos(self.epoch.elapsed().as_nanos().min(u64::MAX as u128) as u64);
@@ -90,7 +150,6 @@ impl Core {
 #[derive(Debug)]
 struct Shared {
     core: Mutex<Core>,
-    cond: Condvar,
     waker: EventFd,
     iterations: AtomicU64,
     name: String,
@@ -119,10 +178,11 @@ impl Runtime {
                 epoch: opts.epoch,
                 last_now: Instant::ZERO,
                 stopped: None,
-                waiters: 0,
+                waiters: Vec::new(),
+                next_waiter: 0,
+                established_seen: 0,
                 ping_stash: VecDeque::new(),
             }),
-            cond: Condvar::new(),
             waker: EventFd::new()?,
             iterations: AtomicU64::new(0),
             name: opts.name.clone(),
@@ -188,8 +248,10 @@ impl Handle {
         if core.stopped.is_none() {
             core.stopped = Some(reason.to_string());
         }
+        for w in &core.waiters {
+            w.cv.notify_all();
+        }
         drop(core);
-        self.shared.cond.notify_all();
         self.shared.waker.wake();
     }
 
@@ -216,51 +278,62 @@ impl Handle {
         f(&mut self.lock())
     }
 
-    /// Block until `f` returns `Some`, re-trying each time the loop has handled input or timers.
+    /// Block until `f` returns `Some`, re-trying each time the loop finds `interest` ready.
     /// `f` must only change the stack when it returns `Some`. Fails with `TimedOut` after
     /// `timeout`, or with the stop reason if the runtime stops.
     pub fn wait<T>(
         &self,
         timeout: Option<StdDuration>,
+        interest: Interest,
         mut f: impl FnMut(&mut Core, Instant) -> Option<T>,
     ) -> io::Result<T> {
         let deadline = timeout.map(|t| StdInstant::now() + t);
         let mut core = self.lock();
-        loop {
+        let mut slot: Option<(u64, Arc<Condvar>)> = None;
+        let result = loop {
             if let Some(why) = &core.stopped {
-                return Err(io::Error::other(why.clone()));
+                break Err(io::Error::other(why.clone()));
             }
             let now = core.now();
             if let Some(v) = f(&mut core, now) {
-                drop(core);
-                self.shared.waker.wake();
-                return Ok(v);
+                break Ok(v);
             }
-            core.waiters += 1;
+            let (_, cv) = slot.get_or_insert_with(|| {
+                let id = core.next_waiter;
+                core.next_waiter += 1;
+                let cv = Arc::new(Condvar::new());
+                core.waiters.push(Waiter {
+                    id,
+                    interest,
+                    cv: cv.clone(),
+                });
+                (id, cv)
+            });
+            let cv = cv.clone();
             core = match deadline {
-                None => self
-                    .shared
-                    .cond
-                    .wait(core)
-                    .unwrap_or_else(|p| p.into_inner()),
+                None => cv.wait(core).unwrap_or_else(|p| p.into_inner()),
                 Some(d) => {
                     let left = d.saturating_duration_since(StdInstant::now());
                     if left.is_zero() {
-                        core.waiters -= 1;
-                        return Err(io::Error::new(
+                        break Err(io::Error::new(
                             io::ErrorKind::TimedOut,
                             "operation timed out",
                         ));
                     }
-                    self.shared
-                        .cond
-                        .wait_timeout(core, left)
+                    cv.wait_timeout(core, left)
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }
             };
-            core.waiters -= 1;
+        };
+        if let Some((id, _)) = slot {
+            core.waiters.retain(|w| w.id != id);
         }
+        drop(core);
+        if result.is_ok() {
+            self.shared.waker.wake();
+        }
+        result
     }
 
     /// A copy of the stack's counters.
@@ -285,6 +358,7 @@ struct EventLoop<'a> {
     rx: Batch,
     tx: Batch,
     tracer: Option<Tracer>,
+    ready: Vec<Arc<Condvar>>,
 }
 
 /// The event loop; runs until [`Handle::stop`] or a fatal link error, and returns the link's
@@ -301,6 +375,7 @@ fn event_loop(
         rx: Batch::new(batch_frames, MAX_FRAME),
         tx: Batch::new(TX_BATCH, MAX_FRAME),
         tracer,
+        ready: Vec::new(),
     };
     if el.tracer.is_some() {
         el.lock().stack.set_events(true);
@@ -371,11 +446,9 @@ impl<'a> EventLoop<'a> {
             }
             core.stopped = Some(format!("link {name} failed: {e}"));
         }
-        let notify = core.waiters > 0 || core.stopped.is_some();
+        core.ready_waiters(&mut self.ready);
         drop(core);
-        if notify {
-            self.shared.cond.notify_all();
-        }
+        self.ready.drain(..).for_each(|cv| cv.notify_all());
         r.is_ok()
     }
 
@@ -431,11 +504,9 @@ impl<'a> EventLoop<'a> {
                 return (core, Ok(()));
             }
             let more = self.tx.is_full();
-            let notify = core.waiters > 0;
+            core.ready_waiters(&mut self.ready);
             drop(core);
-            if notify {
-                self.shared.cond.notify_all();
-            }
+            self.ready.drain(..).for_each(|cv| cv.notify_all());
             let r = send_all(&mut *self.link, now, &self.tx);
             core = self.lock();
             if r.is_err() || !more {
@@ -474,8 +545,9 @@ fn is_transient(e: &io::Error) -> bool {
 fn stop_with(shared: &Shared, why: String) {
     let mut core = shared.core.lock().unwrap_or_else(|p| p.into_inner());
     core.stopped.get_or_insert(why);
-    drop(core);
-    shared.cond.notify_all();
+    for w in &core.waiters {
+        w.cv.notify_all();
+    }
 }
 
 #[cfg(test)]
@@ -531,12 +603,15 @@ mod tests {
     fn wait_times_out_and_stop_wakes_waiters() {
         let rt = runtime();
         let start = StdInstant::now();
-        let r: io::Result<()> = rt.wait(Some(StdDuration::from_millis(50)), |_, _| None);
+        let r: io::Result<()> =
+            rt.wait(Some(StdDuration::from_millis(50)), Interest::Any, |_, _| {
+                None
+            });
         assert_eq!(r.unwrap_err().kind(), io::ErrorKind::TimedOut);
         assert!(start.elapsed() >= StdDuration::from_millis(49));
 
         let h = rt.handle();
-        let waiter = std::thread::spawn(move || h.wait(None, |_, _| None::<()>));
+        let waiter = std::thread::spawn(move || h.wait(None, Interest::Any, |_, _| None::<()>));
         std::thread::sleep(StdDuration::from_millis(50));
         let link_counters = rt.shutdown();
         assert!(link_counters.is_empty());

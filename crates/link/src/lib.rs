@@ -27,15 +27,20 @@
 //! - [`impair`]: a seeded impairment wrapper (loss, burst loss, delay, jitter, reordering,
 //!   duplication, corruption, rate limit) for any link, configured by [`impair::ImpairConfig`];
 //! - [`pcap`]: a wrapper writing every frame of any link to a pcap file, and [`pcap::PcapSink`].
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
 use std::os::fd::RawFd;
 
 pub mod impair;
 pub mod memory;
+pub mod packet;
+pub mod pcap;
 mod queue;
 pub mod rng;
 mod sys;
+pub mod tap;
+#[cfg(test)]
+mod testutil;
 
 pub use sys::wait_readable;
 

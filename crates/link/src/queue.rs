@@ -1,7 +1,6 @@
 //! A bounded, thread-safe frame queue with a pollable readiness descriptor.
 //!
-//! Shared by the in-memory pair ([`crate::memory`]: each end's inbox) and the AF_PACKET link
-//! ([`crate::packet`]: frames handed over by the reader thread). The descriptor is readable
+//! Used by the in-memory pair ([`crate::memory`]: each end's inbox). The descriptor is readable
 //! exactly while frames are queued (or the queue is closed), so a runtime sleeps in `poll(2)`
 //! on it. Frame buffers are recycled through a free list, so steady-state traffic does not
 //! allocate.
@@ -131,12 +130,6 @@ impl FrameQueue {
         self.ready.signal();
     }
 
-    /// Frames dropped because the queue was full.
-    #[allow(dead_code)] // until the AF_PACKET reader uses it
-    pub(crate) fn dropped_full(&self) -> u64 {
-        self.lock().dropped_full
-    }
-
     /// Frames currently queued.
     pub(crate) fn len(&self) -> usize {
         self.lock().frames.len()
@@ -162,7 +155,7 @@ mod tests {
         assert!(wait_readable(q.as_raw_fd(), 0).unwrap());
         assert_eq!(q.push(b"two"), Push::Queued);
         assert_eq!(q.push(b"three"), Push::Full);
-        assert_eq!(q.dropped_full(), 1);
+        assert_eq!(q.lock().dropped_full, 1);
 
         // A one-frame batch leaves a frame queued: still readable.
         let mut small = Batch::new(1, 16);

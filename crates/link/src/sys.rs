@@ -1,9 +1,11 @@
 //! The crate's only `unsafe` code: thin wrappers over the Linux `eventfd(2)` and `poll(2)`
 //! system calls.
 //!
-//! An [`EventFd`] is the readiness signal of the queue-backed links ([`crate::memory`],
-//! [`crate::packet`]): it is readable exactly while frames are queued, so a runtime thread can
-//! sleep in `poll(2)` on it like on a TAP descriptor.
+//! An [`EventFd`] is the readiness signal of the in-memory link ([`crate::memory`]): it is
+//! readable exactly while frames are queued, so a runtime thread can sleep in `poll(2)` on it
+//! like on a TAP descriptor. [`packet_socket`] opens the AF_PACKET socket that
+//! [`crate::packet`] hands to `pnet_datalink`, so that we know its descriptor and can set
+//! options pnet does not offer.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -54,6 +56,100 @@ impl AsRawFd for EventFd {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// Put `fd` in non-blocking mode (`O_NONBLOCK`), keeping its other status flags.
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl with F_GETFL/F_SETFL takes no pointers; a bad `fd` gives EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `PACKET_IGNORE_OUTGOING` from `<linux/if_packet.h>` (Linux 4.20), spelled out so older
+/// `libc` crates work too.
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+/// Options for [`packet_socket`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PacketSocketOptions {
+    /// Do not deliver frames the host itself transmits on the interface (`PACKET_OUTGOING`).
+    pub(crate) ignore_outgoing: bool,
+    /// `SO_RCVBUF` in bytes, if set.
+    pub(crate) rcvbuf: Option<usize>,
+}
+
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: we pass a pointer to a live c_int and its exact size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Open an `AF_PACKET`/`SOCK_RAW` socket receiving every protocol (`ETH_P_ALL`), close-on-exec,
+/// with the given options. Not yet bound to an interface.
+pub(crate) fn packet_socket(opts: PacketSocketOptions) -> io::Result<OwnedFd> {
+    let proto = (libc::ETH_P_ALL as u16).to_be() as libc::c_int;
+    // SAFETY: socket takes no pointers; it returns a new descriptor or -1.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket, is valid and owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    if opts.ignore_outgoing {
+        if let Err(e) = setsockopt_int(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        {
+            // Kernels before 4.20: the host's own transmissions will be seen as received.
+            log::warn!("PACKET_IGNORE_OUTGOING unsupported ({e}); frames the host sends will be received too");
+        }
+    }
+    if let Some(bytes) = opts.rcvbuf {
+        let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, bytes)?;
+    }
+    Ok(fd)
+}
+
+/// Whether the process runs as root (the namespace tests need it).
+#[cfg(test)]
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Move the calling thread into the network namespace bound at `path`
+/// (e.g. `/run/netns/NAME`). Used by root-only tests; other threads are unaffected.
+#[cfg(test)]
+pub(crate) fn enter_netns(path: &std::path::Path) -> io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: setns takes a valid descriptor (kept open by `file` during the call) and a
+    // namespace type constant.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Wait up to `timeout_ms` milliseconds (negative: forever) until `fd` is readable.

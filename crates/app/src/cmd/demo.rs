@@ -50,12 +50,8 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
     let (la, lb) = memory::try_pair(memory::DEFAULT_CAPACITY)?;
     // A's link is captured (the wire as A's port sees it); both sides impair what they send,
     // with different seeds so the two directions lose different frames.
-    let pcap_on = setup::PCAP_SUPPORTED;
-    let link_a = setup::wrap_link(
-        Box::new(la),
-        impair.clone(),
-        pcap_on.then_some(pcap_path.as_path()),
-    )?;
+    let epoch = StdInstant::now();
+    let link_a = setup::wrap_link(Box::new(la), impair.clone(), Some(&pcap_path), epoch)?;
     let link_b = setup::wrap_link(
         Box::new(lb),
         impair.map(|mut c| {
@@ -63,8 +59,8 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
             c
         }),
         None,
+        epoch,
     )?;
-    let epoch = StdInstant::now();
     let start = |name: &str, addr: Ipv4Addr, link| -> Result<Runtime, AppError> {
         let mut config = Config::new(derived_mac(addr), addr, 24);
         config.seed = args.seed;
@@ -115,9 +111,7 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
     drop(a);
     drop(b);
     println!();
-    if pcap_on {
-        println!("pcap written to {}", pcap_path.display());
-    }
+    println!("pcap written to {}", pcap_path.display());
     let _ = io::stdout().flush();
     Ok(if ok { 0 } else { 1 })
 }

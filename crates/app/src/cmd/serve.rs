@@ -134,7 +134,7 @@ fn accept_loop(
         counters.accepted.fetch_add(1, Ordering::Relaxed);
         if counters.active.load(Ordering::Relaxed) >= max_clients as u64 {
             counters.refused_busy.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
+            stream.abort();
             continue;
         }
         counters.active.fetch_add(1, Ordering::Relaxed);
@@ -192,7 +192,10 @@ pub fn discard(stream: &TcpStream, counters: &ServeCounters) -> io::Result<()> {
 /// 95 printable ASCII characters, until the client goes away.
 pub fn chargen(stream: &TcpStream, counters: &ServeCounters) -> io::Result<()> {
     let mut w = stream;
-    let block = chargen_block();
+    // Whole cycles of the pattern, about 64 KB, so the stream stays continuous and each
+    // write hands the stack a large chunk.
+    let cycle = chargen_block();
+    let block = cycle.repeat((64 * 1024 / cycle.len()).max(1));
     loop {
         match w.write_all(&block) {
             Ok(()) => counters

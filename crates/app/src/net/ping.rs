@@ -7,7 +7,7 @@ use std::time::Duration;
 use tcplab_stack::icmp::PingEvent;
 
 use crate::error::stack_io_error;
-use crate::runtime::Handle;
+use crate::runtime::{Handle, Interest};
 
 /// Results of other identifiers kept for their owners, at most this many.
 const STASH_LIMIT: usize = 64;
@@ -33,7 +33,7 @@ pub fn send(
 /// Wait up to `timeout` for the next result (reply or ICMP error) for identifier `ident`.
 /// Returns `Ok(None)` on timeout.
 pub fn next_result(rt: &Handle, ident: u16, timeout: Duration) -> io::Result<Option<PingEvent>> {
-    let r = rt.wait(Some(timeout), |core, _| {
+    let r = rt.wait(Some(timeout), Interest::Any, |core, _| {
         if let Some(i) = core.ping_stash.iter().position(|e| ident_of(e) == ident) {
             return core.ping_stash.remove(i);
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tcplab_stack::{ConnHandle, ListenerHandle, TcpError, TcpState};
 
 use crate::error::tcp_io_error;
-use crate::runtime::Handle;
+use crate::runtime::{Handle, Interest};
 
 /// A listening socket with an accept queue (RFC 9293 §3.10.1 passive OPEN).
 #[derive(Debug)]
@@ -48,12 +48,14 @@ impl TcpListener {
         &self,
         timeout: Option<Duration>,
     ) -> io::Result<(TcpStream, SocketAddrV4)> {
-        let conn = self.rt.wait(timeout, |core, _| {
-            match core.stack.tcp_accept(self.handle) {
+        let conn = self.rt.wait(
+            timeout,
+            Interest::TcpAccept(self.handle),
+            |core, _| match core.stack.tcp_accept(self.handle) {
                 Err(TcpError::WouldBlock) => None,
                 r => Some(r),
-            }
-        })?;
+            },
+        )?;
         let conn = conn.map_err(tcp_io_error)?;
         let stream = TcpStream::from_handle(&self.rt, conn);
         let peer = stream.peer_addr()?;
@@ -79,6 +81,8 @@ pub struct TcpStream {
     read_timeout: Mutex<Option<Duration>>,
     write_timeout: Mutex<Option<Duration>>,
     read_shut: AtomicBool,
+    /// The stack no longer knows the handle (after `abort`).
+    released: bool,
 }
 
 impl TcpStream {
@@ -94,6 +98,7 @@ impl TcpStream {
             read_timeout: Mutex::new(None),
             write_timeout: Mutex::new(None),
             read_shut: AtomicBool::new(false),
+            released: false,
         }
     }
 
@@ -114,10 +119,14 @@ impl TcpStream {
             .map_err(tcp_io_error)?;
         // The stream owns the handle from here, so every error path below releases it.
         let mut stream = TcpStream::from_handle(rt, handle);
-        let outcome = rt.wait(timeout, |core, now| match core.stack.tcp_state(handle) {
-            Some(TcpState::SynSent | TcpState::SynReceived) => None,
-            Some(TcpState::Closed) | None => Some(Err(connect_error(&mut core.stack, now, handle))),
-            Some(_) => Some(Ok(())),
+        let outcome = rt.wait(timeout, Interest::TcpOpen(handle), |core, now| {
+            match core.stack.tcp_state(handle) {
+                Some(TcpState::SynSent | TcpState::SynReceived) => None,
+                Some(TcpState::Closed) | None => {
+                    Some(Err(connect_error(&mut core.stack, now, handle)))
+                }
+                Some(_) => Some(Ok(())),
+            }
         });
         match outcome {
             Ok(Ok(())) => {
@@ -180,6 +189,14 @@ impl TcpStream {
         Ok(())
     }
 
+    /// Abort the connection with a RST (RFC 9293 §3.10.5) instead of closing it gracefully.
+    pub fn abort(mut self) {
+        let h = self.handle;
+        let _ = self.rt.with(|s, now| s.tcp_abort(now, h));
+        // The abort released the handle; Drop must not close it again.
+        self.released = true;
+    }
+
     /// The connection's state (RFC 9293 §3.3.2), `None` once the stack forgot it.
     pub fn state(&self) -> Option<TcpState> {
         let h = self.handle;
@@ -192,7 +209,7 @@ impl TcpStream {
         }
         let timeout = *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner());
         let h = self.handle;
-        let r = self.rt.wait(timeout, |core, now| {
+        let r = self.rt.wait(timeout, Interest::TcpRecv(h), |core, now| {
             if !core.stack.tcp_can_recv(h) {
                 return None;
             }
@@ -210,7 +227,7 @@ impl TcpStream {
         }
         let timeout = *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner());
         let h = self.handle;
-        let r = self.rt.wait(timeout, |core, now| {
+        let r = self.rt.wait(timeout, Interest::TcpSend(h), |core, now| {
             if !core.stack.tcp_can_send(h) {
                 return None;
             }
@@ -282,6 +299,9 @@ impl Write for &TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
+        if self.released {
+            return;
+        }
         let h = self.handle;
         let _ = self.rt.with(|s, now| s.tcp_close(now, h));
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tcplab_stack::{UdpError, UdpHandle};
 
 use crate::error::udp_io_error;
-use crate::runtime::Handle;
+use crate::runtime::{Handle, Interest};
 
 /// A bound UDP socket; datagrams queue in the stack (bounded) until read.
 #[derive(Debug)]
@@ -50,12 +50,14 @@ impl UdpSocket {
     /// Send one datagram to `dst`, waiting while the stack's send queue is full.
     pub fn send_to(&self, buf: &[u8], dst: SocketAddrV4) -> io::Result<usize> {
         let h = self.handle;
-        let r = self.rt.wait(Some(Duration::from_secs(5)), |core, now| {
-            match core.stack.udp_send_to(now, h, buf, dst) {
+        let r = self.rt.wait(
+            Some(Duration::from_secs(5)),
+            Interest::Any,
+            |core, now| match core.stack.udp_send_to(now, h, buf, dst) {
                 Err(UdpError::QueueFull) => None,
                 r => Some(r),
-            }
-        })?;
+            },
+        )?;
         r.map(|()| buf.len()).map_err(udp_io_error)
     }
 
@@ -64,7 +66,7 @@ impl UdpSocket {
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
         let timeout = *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner());
         let h = self.handle;
-        let r = self.rt.wait(timeout, |core, _| {
+        let r = self.rt.wait(timeout, Interest::UdpRecv(h), |core, _| {
             if !core.stack.udp_can_recv(h) {
                 return None;
             }

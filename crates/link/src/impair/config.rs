@@ -120,6 +120,20 @@ impl Default for ImpairConfig {
 }
 
 impl ImpairConfig {
+    /// Parse a spec (see the module documentation) whose seed defaults to `seed` (the app's
+    /// `--seed`) unless the spec has its own `seed=` key.
+    pub fn parse_with_seed(spec: &str, seed: u64) -> Result<Self, LinkError> {
+        let mut cfg: ImpairConfig = spec.parse()?;
+        let has_seed_key = spec
+            .split(',')
+            .filter_map(|item| item.split_once('='))
+            .any(|(k, _)| k.trim().eq_ignore_ascii_case("seed"));
+        if !has_seed_key {
+            cfg.seed = seed;
+        }
+        Ok(cfg)
+    }
+
     /// Whether any impairment is configured (otherwise the wrapper passes frames through).
     pub fn is_active(&self) -> bool {
         self.loss > 0.0
@@ -506,6 +520,18 @@ mod tests {
         assert!(err("loss").contains("key=value"));
         assert!(err("loss=1%,loss=2%").contains("twice"));
         assert!(err("ge_p=1%,ge_r=0").contains("ge_r"));
+    }
+
+    #[test]
+    fn seed_from_the_command_line_unless_given() {
+        assert_eq!(ImpairConfig::parse_with_seed("loss=1%", 9).unwrap().seed, 9);
+        assert_eq!(
+            ImpairConfig::parse_with_seed("loss=1%, Seed=4", 9)
+                .unwrap()
+                .seed,
+            4
+        );
+        assert!(ImpairConfig::parse_with_seed("loss=x", 9).is_err());
     }
 
     #[test]

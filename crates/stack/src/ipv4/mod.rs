@@ -2,8 +2,8 @@
 //! identification, fragmentation and reassembly.
 //!
 //! - [`route`]: the routing table (connected networks, default gateway).
-//! - [`reassembly`]: RFC 815-style bounded reassembly with a timeout.
-//! - [`fragment`]: splitting datagrams larger than the MTU.
+//! - `reassembly`: RFC 815-style bounded reassembly with a timeout.
+//! - `fragment`: splitting datagrams larger than the MTU.
 //!
 //! This module validates received headers and writes outgoing ones; the facade moves datagrams
 //! between it and the transport layers.

@@ -110,6 +110,8 @@ pub(crate) struct Conn {
     pub(super) probes: u32,
     pub(super) rtt: RttEstimator,
     pub(super) rtt_probe: Option<(Seq, Instant)>,
+    /// When data was last sent (RFC 5681 §4.1 restart after idle).
+    pub(super) last_send: Option<Instant>,
     pub(super) cc: Box<dyn CongestionControl>,
     pub(super) dupacks: u32,
     pub(super) timers: TimerTable,
@@ -184,6 +186,7 @@ impl Conn {
             probes: 0,
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             rtt_probe: None,
+            last_send: None,
             cc: congestion::build(&cfg.congestion, super::options::DEFAULT_MSS as u32),
             dupacks: 0,
             timers: TimerTable::default(),

@@ -20,6 +20,17 @@ pub enum RetransmitReason {
     PartialAck,
 }
 
+impl RetransmitReason {
+    /// The RFC section behind this kind of retransmission.
+    pub fn rfc(self) -> &'static str {
+        match self {
+            RetransmitReason::Timeout => "RFC 6298 §5.4",
+            RetransmitReason::FastRetransmit => "RFC 5681 §3.2",
+            RetransmitReason::PartialAck => "RFC 6582 §3.2",
+        }
+    }
+}
+
 /// Why cwnd or ssthresh changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CongestionReason {
@@ -31,6 +42,20 @@ pub enum CongestionReason {
     Recovery,
     /// Retransmission timeout (RFC 5681 §3.1 eq. 4).
     Timeout,
+    /// Restart after an idle period (RFC 5681 §4.1).
+    Idle,
+}
+
+impl CongestionReason {
+    /// The RFC section behind this change.
+    pub fn rfc(self) -> &'static str {
+        match self {
+            CongestionReason::Ack | CongestionReason::Timeout => "RFC 5681 §3.1",
+            CongestionReason::FastRecovery => "RFC 5681 §3.2",
+            CongestionReason::Recovery => "RFC 6582 §3.2",
+            CongestionReason::Idle => "RFC 5681 §4.1",
+        }
+    }
 }
 
 /// A TCP event for the trace (see [`crate::event`]).
@@ -130,35 +155,9 @@ impl TcpEvent {
     pub fn rfc(&self) -> Option<&'static str> {
         Some(match self {
             TcpEvent::StateChange { .. } => "RFC 9293 §3.3.2",
-            TcpEvent::Retransmit {
-                reason: RetransmitReason::Timeout,
-                ..
-            } => "RFC 6298 §5.4",
-            TcpEvent::Retransmit {
-                reason: RetransmitReason::FastRetransmit,
-                ..
-            } => "RFC 5681 §3.2",
-            TcpEvent::Retransmit {
-                reason: RetransmitReason::PartialAck,
-                ..
-            } => "RFC 6582 §3.2",
+            TcpEvent::Retransmit { reason, .. } => reason.rfc(),
             TcpEvent::TimerFired { timer, .. } => timer.rfc(),
-            TcpEvent::Congestion {
-                reason: CongestionReason::Ack,
-                ..
-            } => "RFC 5681 §3.1",
-            TcpEvent::Congestion {
-                reason: CongestionReason::FastRecovery,
-                ..
-            } => "RFC 5681 §3.2",
-            TcpEvent::Congestion {
-                reason: CongestionReason::Recovery,
-                ..
-            } => "RFC 6582 §3.2",
-            TcpEvent::Congestion {
-                reason: CongestionReason::Timeout,
-                ..
-            } => "RFC 5681 §3.1",
+            TcpEvent::Congestion { reason, .. } => reason.rfc(),
             TcpEvent::RttSample { .. } => "RFC 6298 §2",
             TcpEvent::Aborted { .. } => "RFC 9293 §3.10.7",
             TcpEvent::ChallengeAck { .. } => "RFC 5961 §3.2",

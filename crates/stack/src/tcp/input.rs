@@ -182,7 +182,7 @@ impl Conn {
             match seg.ack {
                 Some(ack) if self.snd_una < ack && ack <= self.snd_max => {
                     seg.syn = false;
-                    seg.seq = seg.seq + 1;
+                    seg.seq += 1;
                 }
                 _ => {
                     self.ack_now = true;

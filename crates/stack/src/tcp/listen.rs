@@ -106,6 +106,7 @@ impl Tcp {
                 c.orphan = true;
                 c.abort(&mut env);
             }
+            self.mark_ready(h);
             self.after(h);
         }
     }

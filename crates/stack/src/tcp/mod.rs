@@ -34,6 +34,7 @@ mod api;
 mod congestion;
 mod conn;
 pub mod event;
+mod hash;
 mod info;
 mod input;
 mod isn;
@@ -65,6 +66,7 @@ use crate::time::Instant;
 use conn::{Conn, Env};
 use event::EventBuf;
 pub use event::{CongestionReason, RetransmitReason, TcpEvent};
+use hash::{IdBuild, KeyedSip};
 pub use info::{TcpConfig, TcpCounters, TcpInfo};
 use input::Segment;
 use isn::IsnGenerator;
@@ -139,10 +141,10 @@ pub struct Tcp {
     config: TcpConfig,
     mss: u16,
     isn: IsnGenerator,
-    conns: HashMap<ConnHandle, Conn>,
-    by_tuple: HashMap<(SocketAddrV4, SocketAddrV4), ConnHandle>,
-    listeners: HashMap<ListenerHandle, Listener>,
-    listen_by_port: HashMap<u16, ListenerHandle>,
+    conns: HashMap<ConnHandle, Conn, IdBuild>,
+    by_tuple: HashMap<(SocketAddrV4, SocketAddrV4), ConnHandle, KeyedSip>,
+    listeners: HashMap<ListenerHandle, Listener, IdBuild>,
+    listen_by_port: HashMap<u16, ListenerHandle, IdBuild>,
     next_conn: u32,
     next_listener: u32,
     next_port: u16,
@@ -165,10 +167,10 @@ impl Tcp {
             config: config.clone(),
             mss,
             isn: IsnGenerator::new(seed),
-            conns: HashMap::new(),
-            by_tuple: HashMap::new(),
-            listeners: HashMap::new(),
-            listen_by_port: HashMap::new(),
+            conns: HashMap::default(),
+            by_tuple: HashMap::with_hasher(KeyedSip::new(seed)),
+            listeners: HashMap::default(),
+            listen_by_port: HashMap::default(),
             next_conn: 0,
             next_listener: 0,
             next_port: EPHEMERAL_FIRST + (seed % 16384) as u16,

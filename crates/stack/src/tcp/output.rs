@@ -18,6 +18,7 @@ use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{IpAddress, TcpControl, TcpPacket, TcpRepr};
 
 use super::conn::{Conn, Env};
+use super::event::CongestionReason;
 use super::send::{SendBuffer, SendDecision};
 use super::seq::Seq;
 use super::timers::Timer;
@@ -189,6 +190,16 @@ impl Conn {
         let offset = buf_seq.dist_to(self.snd_nxt).min(buf_len);
         let avail = buf_len - offset;
         let in_flight = self.snd_una.dist_to(self.snd_nxt);
+        if in_flight == 0 && self.snd_una == self.snd_max && buf_len > offset {
+            // RFC 5681 §4.1: after an idle period longer than the RTO, restart from RW.
+            if let Some(last) = self.last_send {
+                if env.now.saturating_duration_since(last) > self.rtt.rto() {
+                    let before = (self.cc.cwnd(), self.cc.ssthresh());
+                    self.cc.on_idle_restart(self.mss);
+                    self.note_cc(env, before, CongestionReason::Idle);
+                }
+            }
+        }
         let wnd = self.snd_wnd.min(self.cc.cwnd());
         let usable = wnd.saturating_sub(in_flight);
         let len = avail.min(usable).min(mss);
@@ -324,6 +335,9 @@ impl Conn {
             return Some(n);
         }
         self.info.bytes_sent += o.data.1 as u64;
+        if o.data.1 > 0 {
+            self.last_send = Some(env.now);
+        }
         let end = o.seq + seg_len;
         if o.control == TcpControl::Fin {
             self.fin_seq = Some(end - 1);

@@ -42,7 +42,7 @@ impl RttEstimator {
             }
             // (2.3) RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R'|; SRTT = 7/8 SRTT + 1/8 R'.
             Some(srtt) => {
-                let delta = if srtt > rtt { srtt - rtt } else { rtt - srtt };
+                let delta = srtt.abs_diff(rtt);
                 self.rttvar = self.rttvar * 3 / 4 + delta / 4;
                 self.srtt = Some(srtt * 7 / 8 + rtt / 8);
             }
@@ -78,6 +78,7 @@ impl RttEstimator {
     }
 
     /// Current number of backoffs.
+    #[cfg(test)]
     pub fn backoff(&self) -> u32 {
         self.backoff
     }

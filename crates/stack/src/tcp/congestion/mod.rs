@@ -44,6 +44,9 @@ pub(crate) trait CongestionControl: core::fmt::Debug + Send {
     fn on_dup_ack(&mut self, s: &AckSample, dupacks: u32) -> bool;
     /// The retransmission timer expired (RFC 5681 §3.1 eq. 4, loss window of one segment).
     fn on_rto(&mut self, flight: u32, snd_max: Seq, mss: u32);
+    /// Sending resumes after an idle period longer than the RTO (RFC 5681 §4.1): cwnd is
+    /// reduced to the restart window RW = min(IW, cwnd).
+    fn on_idle_restart(&mut self, mss: u32);
 }
 
 /// Build the algorithm named in the configuration (unknown names fall back to NewReno).

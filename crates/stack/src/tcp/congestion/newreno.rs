@@ -108,6 +108,11 @@ impl CongestionControl for NewReno {
         true
     }
 
+    fn on_idle_restart(&mut self, mss: u32) {
+        self.cwnd = self.cwnd.min(initial_window(mss));
+        self.ca_acked = 0;
+    }
+
     fn on_rto(&mut self, flight: u32, snd_max: Seq, mss: u32) {
         // RFC 5681 §3.1 eq. 4 and "LW": ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 SMSS.
         self.ssthresh = halve_flight(flight, mss);

@@ -224,3 +224,35 @@ fn rfc9293_3_8_6_2_2_receiver_avoids_silly_window() {
     let r = s.recv().expect("window update");
     assert_eq!(r.win, 1200, "opened by at least an MSS");
 }
+
+/// RFC 5681 §4.1: after an idle period longer than the RTO, cwnd restarts from the initial
+/// window.
+#[test]
+fn rfc5681_4_1_restart_after_idle() {
+    let cfg = TcpConfig::default();
+    let mut p = Pair::new(&cfg, 24);
+    let mut f = Flow::start(&mut p, pattern(500_000, 24), 80, true);
+    f.client_shut = true;
+    p.run_until(Duration::from_secs(30), |p| {
+        f.poll(p, None);
+        f.received.len() == 500_000
+    });
+    let c = f.client.unwrap();
+    let grown = p.b.tcp.info(c).unwrap().cwnd;
+    assert!(grown > 20 * 1460, "{grown}");
+    p.run_until(Duration::from_secs(5), |_| false);
+    p.b.tcp.send(p.now, c, &[1; 100_000]).unwrap();
+    p.flush();
+    let info = p.b.tcp.info(c).unwrap();
+    assert_eq!(
+        info.cwnd, 4380,
+        "restart window = IW (RFC 3390: min(4*MSS, max(2*MSS, 4380)))"
+    );
+    assert!(p.b.take_events().iter().any(|e| matches!(
+        e,
+        TcpEvent::Congestion {
+            reason: crate::tcp::CongestionReason::Idle,
+            ..
+        }
+    )));
+}

@@ -5,6 +5,7 @@
 mod harness;
 mod script;
 
+mod api;
 mod flow;
 mod handshake;
 mod hostile;
