@@ -311,6 +311,10 @@ fn tcplab_connect_to_kernel_echo_we_close_first() {
         "kernel side did not finish cleanly:\n{}",
         e.describe()
     );
+    // We closed first, so we hold TIME-WAIT; the kernel's side went LAST-ACK -> CLOSED, which
+    // needs our ACK of its FIN: exiting before sending it would leave the kernel in LAST-ACK.
+    wait_kernel_state(&ns, "time-wait", 9000, false);
+    wait_kernel_state(&ns, "last-ack", 9000, false);
 }
 
 #[test]
@@ -342,8 +346,9 @@ fn kernel_closes_first_then_tcplab_closes() {
         conn.wait_stdout_len(data.len(), Duration::from_secs(30)),
         "did not receive all data"
     );
-    // The peer's FIN has arrived (CLOSE-WAIT); our stdin is still open, so tcplab keeps running.
-    std::thread::sleep(Duration::from_millis(300));
+    // The kernel's FIN was acknowledged: its socket waits in FIN-WAIT-2 for ours (we are in
+    // CLOSE-WAIT, RFC 9293 §3.6); our stdin is still open, so tcplab keeps running.
+    wait_kernel_state(&ns, "fin-wait-2", 9001, true);
     conn.close_stdin();
     let out = conn.wait(Duration::from_secs(15));
     assert!(
@@ -354,6 +359,8 @@ fn kernel_closes_first_then_tcplab_closes() {
     assert!(out.stdout == data, "received bytes differ");
     let s = sender.wait(Duration::from_secs(10));
     assert!(s.success(), "kernel sender:\n{}", s.describe());
+    // The kernel closed first, so the kernel holds TIME-WAIT (RFC 9293 §3.6).
+    wait_kernel_state(&ns, "time-wait", 9001, true);
 }
 
 #[test]
@@ -511,6 +518,33 @@ fn kernel_connect_to_closed_tcplab_port_is_refused_quickly() {
         start.elapsed()
     );
     server.terminate(Duration::from_secs(10));
+}
+
+/// Waits (bounded: 10 s, or 3 s for absence) until the kernel has (`present`) or has no (`!present`) TCP socket
+/// in `state` (an `ss` state name) with local port `port` inside `ns`; panics otherwise.
+fn wait_kernel_state(ns: &Netns, state: &str, port: u16, present: bool) {
+    let filter = format!("sport = :{port}");
+    let deadline = Instant::now() + Duration::from_secs(if present { 10 } else { 3 });
+    loop {
+        let out = ns.run(
+            &["ss", "-Htn", "state", state, &filter],
+            Duration::from_secs(5),
+        );
+        assert!(out.success(), "ss failed:\n{}", out.describe());
+        let found = !out.out().trim().is_empty();
+        if found == present {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let all = ns.run(&["ss", "-Htan", &filter], Duration::from_secs(5));
+            panic!(
+                "kernel socket on port {port} in {state}: expected {present}, got {found}; \
+                 all sockets on the port:\n{}",
+                all.out()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits (bounded) until a kernel TCP socket listens on `port` inside `ns`.
