@@ -16,6 +16,19 @@
 //!                     tcplab_stack::Duration::from_secs(5)));
 //! ```
 //!
+//! # API at a glance
+//! - set-up: [`World::new`]`(seed)`, [`World::two_hosts`]`(seed, impair)`,
+//!   [`World::add_host`]`(config)` / [`World::add_host_at`]`(n)`, [`World::connect`]`(a, b,
+//!   impair)`, [`Impairment::spec`]`("loss=1%,delay=5ms")`;
+//! - driving: [`World::step`], [`World::settle`], [`World::run_until`]`(pred, limit)`,
+//!   [`World::run_for`]`(d)`, [`World::drive_bounded`]`(n)`;
+//! - access: [`World::stack`]`(id)` for application calls, [`World::stack_ref`],
+//!   [`World::now`], [`World::link_counters`];
+//! - capture: [`World::capture`], [`World::pcap`].
+//!
+//! Application calls made between steps (e.g. `tcp_send`, `udp_send_to`, `ping`) take
+//! [`World::now`]; their frames leave on the next step.
+//!
 //! # Time
 //! The clock starts at zero and only moves in [`World::step`]: first everything due *now* is
 //! done until nothing moves (frames delivered and answered, timers run), then the clock jumps

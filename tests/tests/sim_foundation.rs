@@ -350,3 +350,48 @@ fn arp_entries_in_use_are_refreshed_without_stalls() {
         "initial request plus refreshes: {s}"
     );
 }
+
+/// A very bad link (a fifth of frames lost, duplicated, corrupted or reordered): nothing
+/// panics, queues stay within their caps, and once traffic stops every temporary buffer
+/// (ARP pending, reassembly, send queues) drains to zero.
+#[test]
+fn hostile_link_never_breaks_bounds() {
+    let spec = "loss=20%,dup=20%,corrupt=20%,reorder=20%,delay=1ms,jitter=1ms";
+    for seed in 1..=12 {
+        let (mut w, a, b) = pair(seed, Impairment::spec(spec));
+        ping_series(&mut w, a, 5);
+        let sa = w.stack(a).udp_bind(SocketAddrV4::new(A, 0)).unwrap();
+        for i in 0..20usize {
+            let now = w.now();
+            let data = vec![i as u8; 100 + i * 500];
+            let _ = w
+                .stack(a)
+                .udp_send_to(now, sa, &data, SocketAddrV4::new(B, 7));
+            w.run_for(Duration::from_millis(20));
+            for h in [a, b] {
+                let s = w.stack_ref(h);
+                let caps = tcplab_stack::MemoryUsage::caps(s.config());
+                assert!(
+                    s.memory_usage().within(&caps),
+                    "seed {seed}: {:?}",
+                    s.memory_usage()
+                );
+            }
+        }
+        w.run_for(Duration::from_secs(120));
+        for h in [a, b] {
+            let m = w.stack_ref(h).memory_usage();
+            assert_eq!(
+                (
+                    m.arp_pending,
+                    m.reassembly,
+                    m.fragmenting,
+                    m.icmp_queued,
+                    m.udp_tx
+                ),
+                (0, 0, 0, 0, 0),
+                "seed {seed}"
+            );
+        }
+    }
+}

@@ -506,8 +506,14 @@ impl Icmp {
         // RFC 1122 §3.2.2: never about an ICMP error, a broadcast/multicast, a non-initial
         // fragment, or a datagram whose source is not a single host.
         let src = about.src;
-        let bad_src =
-            src.is_unspecified() || src.is_broadcast() || src.is_multicast() || src.is_loopback();
+        // "a zero address, a loopback address, a broadcast address, a multicast address, or a
+        // Class E address" (RFC 1122 §3.2.2).
+        let class_e = src.octets()[0] >= 240;
+        let bad_src = src.is_unspecified()
+            || src.is_broadcast()
+            || src.is_multicast()
+            || src.is_loopback()
+            || class_e;
         let about_error = about.proto == IpProtocol::Icmp
             && about.payload.first().is_some_and(|&t| {
                 !matches!(
