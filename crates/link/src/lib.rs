@@ -173,6 +173,21 @@ pub trait Link: Send {
     /// queue is full) and count the drop; errors are for broken links.
     fn send(&mut self, now: Instant, frame: &[u8]) -> Result<(), LinkError>;
 
+    /// Send `frames.frame(from..)` in order, as [`Link::send`] one by one would; a link may
+    /// hand several to the OS at once (the TAP link merges TCP segments, see [`tap`]). On an
+    /// error, returns the index of the frame it concerns; frames before it were handled.
+    fn send_batch(
+        &mut self,
+        now: Instant,
+        frames: &Batch,
+        from: usize,
+    ) -> Result<(), (usize, LinkError)> {
+        for i in from..frames.len() {
+            self.send(now, frames.frame(i)).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
     /// Receive frames that are ready at `now` into `batch` (cleared first) without blocking;
     /// returns the number received (0 when none is ready).
     fn recv(&mut self, now: Instant, batch: &mut Batch) -> Result<usize, LinkError>;
@@ -209,6 +224,14 @@ pub trait Link: Send {
 impl<L: Link + ?Sized> Link for Box<L> {
     fn send(&mut self, now: Instant, frame: &[u8]) -> Result<(), LinkError> {
         (**self).send(now, frame)
+    }
+    fn send_batch(
+        &mut self,
+        now: Instant,
+        frames: &Batch,
+        from: usize,
+    ) -> Result<(), (usize, LinkError)> {
+        (**self).send_batch(now, frames, from)
     }
     fn recv(&mut self, now: Instant, batch: &mut Batch) -> Result<usize, LinkError> {
         (**self).recv(now, batch)

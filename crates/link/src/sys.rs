@@ -1,5 +1,5 @@
-//! The crate's only `unsafe` code: thin wrappers over the Linux `eventfd(2)` and `poll(2)`
-//! system calls.
+//! The crate's only `unsafe` code: thin wrappers over the Linux `eventfd(2)`, `poll(2)`,
+//! AF_PACKET and TUN/TAP (`TUNSETIFF`, `TUNSETOFFLOAD`, `read`/`writev`) system calls.
 //!
 //! An [`EventFd`] is the readiness signal of the in-memory link ([`crate::memory`]): it is
 //! readable exactly while frames are queued, so a runtime thread can sleep in `poll(2)` on it
@@ -70,6 +70,97 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `IFNAMSIZ` from `<net/if.h>`: interface names are at most 15 bytes plus NUL.
+const IFNAMSIZ: usize = 16;
+
+/// `struct ifreq` as `TUNSETIFF` reads it: the name, then the flags (`ifr_flags`), padded to
+/// the size of the kernel's union.
+#[repr(C)]
+struct IfReqFlags {
+    name: [u8; IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+/// Open `/dev/net/tun` (non-blocking, close-on-exec) and attach it to TAP device `name` with
+/// `flags` (`IFF_TAP | ...`); creates the device if it does not exist. Returns the descriptor
+/// and the device's name as the kernel reports it.
+pub(crate) fn open_tap(name: &str, flags: libc::c_int) -> io::Result<(OwnedFd, String)> {
+    if name.len() >= IFNAMSIZ || name.as_bytes().contains(&0) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: a NUL-terminated path literal; open returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::open(
+            c"/dev/net/tun".as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by open, is valid and owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut req = IfReqFlags {
+        name: [0; IFNAMSIZ],
+        flags: flags as libc::c_short,
+        _pad: [0; 22],
+    };
+    req.name[..name.len()].copy_from_slice(name.as_bytes());
+    // SAFETY: TUNSETIFF reads and writes one `struct ifreq`; `req` is a live, writable value
+    // of that layout and size (40 bytes) for the duration of the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut IfReqFlags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = req
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(req.name.len());
+    let actual = String::from_utf8_lossy(&req.name[..len]).into_owned();
+    Ok((fd, actual))
+}
+
+/// `TUNSETOFFLOAD`: which offloads (`TUN_F_*`) the kernel may use on frames it hands us.
+pub(crate) fn tun_set_offload(fd: RawFd, offloads: libc::c_uint) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value; no pointers.
+    if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, offloads as libc::c_ulong) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// One `read(2)` into `buf`.
+pub(crate) fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is a live, writable region of exactly `buf.len()` bytes.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// One `writev(2)` of `head` followed by `body` (one TAP frame).
+pub(crate) fn write2_fd(fd: RawFd, head: &[u8], body: &[u8]) -> io::Result<usize> {
+    let iov = [
+        libc::iovec {
+            iov_base: head.as_ptr() as *mut libc::c_void,
+            iov_len: head.len(),
+        },
+        libc::iovec {
+            iov_base: body.as_ptr() as *mut libc::c_void,
+            iov_len: body.len(),
+        },
+    ];
+    // SAFETY: two iovecs describing live, readable slices of their stated lengths; the
+    // kernel only reads them.
+    let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 /// `PACKET_IGNORE_OUTGOING` from `<linux/if_packet.h>` (Linux 4.20), spelled out so older

@@ -10,13 +10,38 @@
 //! One `read(2)` returns one frame; a `recv` reads until the batch is full or the device has
 //! nothing more (`EAGAIN`). One `write(2)` sends one frame; a full device queue (`EAGAIN`)
 //! drops the frame and counts it, like a NIC.
+//!
+//! With [`TapConfig::offload`] (the default) the device is opened with a `virtio_net_hdr` per
+//! frame and TCPv4 segmentation offload, so one `read`/`write` carries up to 64 KiB of TCP
+//! data; the [`offload`] module cuts and merges segments so the stack still sends and receives
+//! exactly the MTU-sized frames of a plain TAP link (see there). `TCPLAB_TAP_OFFLOAD=0` in the
+//! environment turns it off for [`TapLink::open`].
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use tun_tap::{Iface, Mode};
 
+use crate::sys;
 use crate::{Batch, Instant, Link, LinkError, MAX_FRAME};
+
+mod offload;
+
+use offload::{Coalescer, Push, Splitter, VnetHdr, GSO_NONE, VNET_HDR_LEN};
+
+/// How a TAP device is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TapConfig {
+    /// Exchange TCP super-segments with the kernel (`IFF_VNET_HDR`, `TUN_F_CSUM |
+    /// TUN_F_TSO4`), split and merged in software at this link; default true.
+    pub offload: bool,
+}
+
+impl Default for TapConfig {
+    fn default() -> Self {
+        TapConfig { offload: true }
+    }
+}
 
 /// Longest interface name Linux accepts (`IFNAMSIZ` - 1).
 const MAX_IFNAME: usize = 15;
@@ -39,12 +64,48 @@ pub struct TapStats {
     pub rx_bytes: u64,
     /// Frames that filled a whole batch buffer and may have been truncated.
     pub rx_maybe_truncated: u64,
+    /// Offload: TCP super-segments read (each split into `rx_frames`).
+    pub rx_super: u64,
+    /// Offload: frames dropped because their `virtio_net_hdr` was unusable (an unknown GSO
+    /// type, a super-segment that is not TCPv4, checksum offsets outside the frame).
+    pub rx_bad_offload: u64,
+    /// Offload: TCP super-segments written (each merged from several `tx_frames`).
+    pub tx_super: u64,
+}
+
+/// The open device: plain (one frame per `read`/`write`, via `tun-tap`) or with offloads.
+#[derive(Debug)]
+enum Dev {
+    Plain(Iface),
+    Offload(Box<OffloadDev>),
+}
+
+/// A TAP descriptor opened with `IFF_VNET_HDR` and TSO.
+#[derive(Debug)]
+struct OffloadDev {
+    fd: OwnedFd,
+    name: String,
+    /// The last frame read, after its `virtio_net_hdr`.
+    rx: Box<[u8]>,
+    /// A super-segment in `rx` still being split (the batch filled up).
+    split: Option<(Splitter, usize)>,
+    tx: Coalescer,
+}
+
+impl Drop for OffloadDev {
+    fn drop(&mut self) {
+        // The offload setting belongs to the device, not to our descriptor: switch it off so a
+        // later user of a persistent device without a `virtio_net_hdr` gets plain frames.
+        if let Err(e) = sys::tun_set_offload(self.fd.as_raw_fd(), 0) {
+            log::debug!("{}: cannot reset TAP offloads: {e}", self.name);
+        }
+    }
 }
 
 /// A TAP device; see the module documentation.
 #[derive(Debug)]
 pub struct TapLink {
-    iface: Iface,
+    dev: Dev,
     stats: TapStats,
     warned_tx_error: bool,
 }
@@ -59,8 +120,15 @@ pub(crate) fn open_error(what: String, source: io::Error) -> LinkError {
 }
 
 impl TapLink {
-    /// Open (or create) the TAP device `name`, non-blocking, without packet information.
+    /// Open (or create) the TAP device `name`, non-blocking, without packet information, with
+    /// the default [`TapConfig`] (offloads off if `TCPLAB_TAP_OFFLOAD=0` is set).
     pub fn open(name: &str) -> Result<Self, LinkError> {
+        let offload = std::env::var_os("TCPLAB_TAP_OFFLOAD").is_none_or(|v| v != "0");
+        TapLink::open_with(name, TapConfig { offload })
+    }
+
+    /// Open (or create) the TAP device `name` as `config` says.
+    pub fn open_with(name: &str, config: TapConfig) -> Result<Self, LinkError> {
         let what = format!("open TAP device {name}");
         if name.is_empty()
             || name.len() > MAX_IFNAME
@@ -73,6 +141,15 @@ impl TapLink {
                     io::ErrorKind::InvalidInput,
                     "interface names are 1 to 15 bytes without '/', NUL or spaces",
                 ),
+            });
+        }
+        if config.offload {
+            let dev = open_offload(name).map_err(|e| open_error(what.clone(), e))?;
+            log::debug!("opened TAP device {} with offloads", dev.name);
+            return Ok(TapLink {
+                dev: Dev::Offload(Box::new(dev)),
+                stats: TapStats::default(),
+                warned_tx_error: false,
             });
         }
         let iface = Iface::without_packet_info(name, Mode::Tap).map_err(|e| {
@@ -90,9 +167,14 @@ impl TapLink {
             op: format!("set {name} non-blocking"),
             source,
         })?;
+        // A previous user that died with offloads on (they belong to the device) would
+        // otherwise leave us super-segments and partial checksums we cannot read here.
+        if let Err(e) = sys::tun_set_offload(iface.as_raw_fd(), 0) {
+            log::debug!("{}: cannot reset TAP offloads: {e}", iface.name());
+        }
         log::debug!("opened TAP device {}", iface.name());
         Ok(TapLink {
-            iface,
+            dev: Dev::Plain(iface),
             stats: TapStats::default(),
             warned_tx_error: false,
         })
@@ -104,22 +186,51 @@ impl TapLink {
     }
 }
 
-impl Link for TapLink {
-    fn send(&mut self, _now: Instant, frame: &[u8]) -> Result<(), LinkError> {
-        if frame.len() > MAX_FRAME {
-            return Err(LinkError::FrameTooLong(frame.len()));
+/// Open `name` with a `virtio_net_hdr` per frame and TCPv4 segmentation offload.
+fn open_offload(name: &str) -> io::Result<OffloadDev> {
+    let flags = libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR;
+    let (fd, actual) = sys::open_tap(name, flags)?;
+    // The kernel may now hand us (and accept from us) TCPv4 super-segments whose TCP
+    // checksum is partial; `offload` completes or recomputes every checksum.
+    sys::tun_set_offload(fd.as_raw_fd(), libc::TUN_F_CSUM | libc::TUN_F_TSO4)?;
+    Ok(OffloadDev {
+        fd,
+        name: actual,
+        rx: vec![0u8; VNET_HDR_LEN + MAX_FRAME].into_boxed_slice(),
+        split: None,
+        tx: Coalescer::new(),
+    })
+}
+
+/// What became of one `write(2)`.
+enum Sent {
+    Ok,
+    /// Dropped (queue full or the kernel refused it), counted.
+    Dropped,
+}
+
+impl TapLink {
+    fn dev_name(&self) -> &str {
+        match &self.dev {
+            Dev::Plain(iface) => iface.name(),
+            Dev::Offload(d) => &d.name,
         }
+    }
+
+    /// Write one frame (after `head`, the `virtio_net_hdr`, in offload mode), retrying on
+    /// `EINTR`; a full queue or a refused frame is dropped and counted, like a NIC.
+    fn write_one(&mut self, head: &[u8], frame: &[u8]) -> Result<Sent, LinkError> {
         loop {
-            match self.iface.send(frame) {
-                Ok(_) => {
-                    self.stats.tx_frames += 1;
-                    self.stats.tx_bytes += frame.len() as u64;
-                    return Ok(());
-                }
+            let r = match &mut self.dev {
+                Dev::Plain(iface) => iface.send(frame),
+                Dev::Offload(d) => sys::write2_fd(d.fd.as_raw_fd(), head, frame),
+            };
+            match r {
+                Ok(_) => return Ok(Sent::Ok),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.stats.tx_dropped_full += 1;
-                    return Ok(());
+                    return Ok(Sent::Dropped);
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL)) => {
                     self.stats.tx_errors += 1;
@@ -127,14 +238,14 @@ impl Link for TapLink {
                         self.warned_tx_error = true;
                         log::warn!(
                             "{}: kernel refused a frame ({e}); is the interface up?",
-                            self.iface.name()
+                            self.dev_name()
                         );
                     }
-                    return Ok(());
+                    return Ok(Sent::Dropped);
                 }
                 Err(source) => {
                     return Err(LinkError::Io {
-                        op: format!("write to TAP device {}", self.iface.name()),
+                        op: format!("write to TAP device {}", self.dev_name()),
                         source,
                     })
                 }
@@ -142,11 +253,192 @@ impl Link for TapLink {
         }
     }
 
+    /// Offload mode: write what the coalescer holds, if anything.
+    fn flush_offload(&mut self) -> Result<(), LinkError> {
+        let Dev::Offload(d) = &mut self.dev else {
+            return Ok(());
+        };
+        let Some((hdr, frame, segs)) = d.tx.take() else {
+            return Ok(());
+        };
+        let fd = d.fd.as_raw_fd();
+        let head = hdr.emit();
+        let len = frame.len();
+        // `write_one` needs `&mut self`; the frame lives in the coalescer, which `take` left
+        // untouched until the next `push`, so write it here directly.
+        let r = loop {
+            match sys::write2_fd(fd, &head, frame) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        match r {
+            Ok(_) => {
+                self.stats.tx_frames += segs as u64;
+                self.stats.tx_bytes += len as u64;
+                if hdr.gso_type != GSO_NONE {
+                    self.stats.tx_super += 1;
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.stats.tx_dropped_full += segs as u64;
+                Ok(())
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL)) => {
+                self.stats.tx_errors += segs as u64;
+                if !self.warned_tx_error {
+                    self.warned_tx_error = true;
+                    log::warn!(
+                        "{}: kernel refused a frame ({e}); is the interface up?",
+                        d.name
+                    );
+                }
+                Ok(())
+            }
+            Err(source) => Err(LinkError::Io {
+                op: format!("write to TAP device {}", d.name),
+                source,
+            }),
+        }
+    }
+
+    /// Offload mode: fill `batch` with frames, splitting super-segments.
+    fn recv_offload(&mut self, batch: &mut Batch) -> Result<usize, LinkError> {
+        let Dev::Offload(d) = &mut self.dev else {
+            return Ok(0);
+        };
+        let d = &mut **d;
+        loop {
+            // First the rest of a super-segment a full batch interrupted.
+            if let Some((sp, len)) = &mut d.split {
+                let frame = &d.rx[VNET_HDR_LEN..VNET_HDR_LEN + *len];
+                while let Some(out) = batch.next_buf() {
+                    let Some(n) = sp.next_into(frame, out) else {
+                        break;
+                    };
+                    batch.commit(n);
+                    self.stats.rx_frames += 1;
+                    self.stats.rx_bytes += n as u64;
+                }
+                if !sp.done() {
+                    if batch.is_full() {
+                        return Ok(batch.len());
+                    }
+                    // A segment larger than the batch's buffers: cannot be delivered.
+                    self.stats.rx_bad_offload += 1;
+                }
+                d.split = None;
+            }
+            if batch.is_full() {
+                return Ok(batch.len());
+            }
+            let n = match sys::read_fd(d.fd.as_raw_fd(), &mut d.rx) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(batch.len()),
+                // Deliver what we have; a lasting error shows up on the next call.
+                Err(_) if !batch.is_empty() => return Ok(batch.len()),
+                Err(source) => {
+                    return Err(LinkError::Io {
+                        op: format!("read from TAP device {}", d.name),
+                        source,
+                    })
+                }
+            };
+            if n < VNET_HDR_LEN {
+                self.stats.rx_bad_offload += 1;
+                continue;
+            }
+            if n == d.rx.len() {
+                self.stats.rx_maybe_truncated += 1;
+            }
+            let head: &[u8; VNET_HDR_LEN] = d.rx[..VNET_HDR_LEN].try_into().expect("fixed size");
+            let hdr = VnetHdr::parse(head);
+            let len = n - VNET_HDR_LEN;
+            let frame = &mut d.rx[VNET_HDR_LEN..n];
+            if hdr.gso_type == GSO_NONE {
+                if offload::complete_csum(frame, &hdr).is_err() {
+                    self.stats.rx_bad_offload += 1;
+                    continue;
+                }
+                batch.push(frame);
+                if len > batch.buf_size() {
+                    self.stats.rx_maybe_truncated += 1;
+                }
+                self.stats.rx_frames += 1;
+                self.stats.rx_bytes += len as u64;
+                continue;
+            }
+            // Every segment's checksums are recomputed, so a partial one needs no completion.
+            match Splitter::new(frame, &hdr) {
+                Ok(sp) => {
+                    self.stats.rx_super += 1;
+                    d.split = Some((sp, len));
+                }
+                Err(_) => self.stats.rx_bad_offload += 1,
+            }
+        }
+    }
+}
+
+impl Link for TapLink {
+    fn send(&mut self, _now: Instant, frame: &[u8]) -> Result<(), LinkError> {
+        if frame.len() > MAX_FRAME {
+            return Err(LinkError::FrameTooLong(frame.len()));
+        }
+        let head = VnetHdr::default().emit();
+        if let Sent::Ok = self.write_one(&head, frame)? {
+            self.stats.tx_frames += 1;
+            self.stats.tx_bytes += frame.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn send_batch(
+        &mut self,
+        now: Instant,
+        frames: &Batch,
+        from: usize,
+    ) -> Result<(), (usize, LinkError)> {
+        if !matches!(self.dev, Dev::Offload(_)) {
+            for i in from..frames.len() {
+                self.send(now, frames.frame(i)).map_err(|e| (i, e))?;
+            }
+            return Ok(());
+        }
+        for i in from..frames.len() {
+            let frame = frames.frame(i);
+            if frame.len() > MAX_FRAME {
+                // Keep the order: what came before goes out first.
+                self.flush_offload().map_err(|e| (i, e))?;
+                return Err((i, LinkError::FrameTooLong(frame.len())));
+            }
+            let Dev::Offload(d) = &mut self.dev else {
+                unreachable!("checked above");
+            };
+            if d.tx.push(frame) == Push::Flush {
+                self.flush_offload().map_err(|e| (i, e))?;
+                let Dev::Offload(d) = &mut self.dev else {
+                    unreachable!("checked above");
+                };
+                // An empty coalescer accepts any frame.
+                let _ = d.tx.push(frame);
+            }
+        }
+        self.flush_offload()
+            .map_err(|e| (frames.len().saturating_sub(1), e))
+    }
+
     fn recv(&mut self, _now: Instant, batch: &mut Batch) -> Result<usize, LinkError> {
         batch.clear();
+        let iface = match &mut self.dev {
+            Dev::Plain(iface) => iface,
+            Dev::Offload(_) => return self.recv_offload(batch),
+        };
         while let Some(buf) = batch.next_buf() {
             let size = buf.len();
-            match self.iface.recv(buf) {
+            match iface.recv(buf) {
                 Ok(n) => {
                     if n == size {
                         self.stats.rx_maybe_truncated += 1;
@@ -161,7 +453,7 @@ impl Link for TapLink {
                 Err(_) if !batch.is_empty() => break,
                 Err(source) => {
                     return Err(LinkError::Io {
-                        op: format!("read from TAP device {}", self.iface.name()),
+                        op: format!("read from TAP device {}", iface.name()),
                         source,
                     })
                 }
@@ -171,16 +463,28 @@ impl Link for TapLink {
     }
 
     fn raw_fd(&self) -> Option<RawFd> {
-        Some(self.iface.as_raw_fd())
+        Some(match &self.dev {
+            Dev::Plain(iface) => iface.as_raw_fd(),
+            Dev::Offload(d) => d.fd.as_raw_fd(),
+        })
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        // Segments of a super-segment still waiting for a batch are due at once: the
+        // descriptor may not become readable again to wake the driver for them.
+        match &self.dev {
+            Dev::Offload(d) if d.split.is_some() => Some(Instant::ZERO),
+            _ => None,
+        }
     }
 
     fn name(&self) -> String {
-        self.iface.name().to_string()
+        self.dev_name().to_string()
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {
         let s = &self.stats;
-        vec![
+        let mut v = vec![
             ("tap.tx_frames", s.tx_frames),
             ("tap.tx_bytes", s.tx_bytes),
             ("tap.tx_dropped_full", s.tx_dropped_full),
@@ -188,7 +492,15 @@ impl Link for TapLink {
             ("tap.rx_frames", s.rx_frames),
             ("tap.rx_bytes", s.rx_bytes),
             ("tap.rx_maybe_truncated", s.rx_maybe_truncated),
-        ]
+        ];
+        if matches!(self.dev, Dev::Offload(_)) {
+            v.extend([
+                ("tap.rx_super", s.rx_super),
+                ("tap.rx_bad_offload", s.rx_bad_offload),
+                ("tap.tx_super", s.tx_super),
+            ]);
+        }
+        v
     }
 }
 

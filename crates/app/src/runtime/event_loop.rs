@@ -204,18 +204,19 @@ impl<'a> EventLoop<'a> {
 
 /// Send a batch of frames. A link error that is not transient ends the loop.
 fn send_all(link: &mut dyn Link, now: Instant, frames: &Batch) -> Result<(), LinkError> {
-    for frame in frames.iter() {
-        match link.send(now, frame) {
-            Ok(()) => {}
-            Err(LinkError::Io { op, source }) if is_transient(&source) => {
+    let mut from = 0;
+    loop {
+        match link.send_batch(now, frames, from) {
+            Ok(()) => return Ok(()),
+            Err((i, LinkError::Io { op, source })) if is_transient(&source) => {
                 // The kernel's queue is full or the device is briefly down: the frame is lost,
                 // as on a NIC; TCP retransmits.
                 log::debug!("{}: send dropped: {op}: {source}", link.name());
+                from = i + 1;
             }
-            Err(e) => return Err(e),
+            Err((_, e)) => return Err(e),
         }
     }
-    Ok(())
 }
 
 fn is_transient(e: &io::Error) -> bool {
