@@ -4,7 +4,7 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use smoltcp::wire::{Icmpv4Message, IpAddress, IpProtocol, TcpPacket};
+use smoltcp::wire::{Icmpv4Message, IpProtocol, TcpPacket};
 
 use crate::ctx::Ctx;
 use crate::error::TcpError;
@@ -162,8 +162,12 @@ impl Stack {
                     return ctx.events.drop_packet(now, DropReason::TcpTruncated);
                 };
                 // RFC 9293 §3.1: the checksum covers the pseudo-header and the whole segment.
-                if !segment.verify_checksum(&IpAddress::Ipv4(meta.src), &IpAddress::Ipv4(meta.dst))
-                {
+                if !crate::ipv4::checksum::verify_transport(
+                    meta.src,
+                    meta.dst,
+                    IpProtocol::Tcp,
+                    segment.into_inner(),
+                ) {
                     ctx.stats.tcp_input.bad_checksum += 1;
                     return ctx.events.drop_packet(now, DropReason::TcpBadChecksum);
                 }

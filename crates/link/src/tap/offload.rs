@@ -22,8 +22,9 @@
 //! Header fields are read and written with `smoltcp::wire`.
 
 use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber,
+    EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket, TcpSeqNumber,
 };
+use tcplab_stack::ipv4::checksum::{ones_sum, transport_checksum};
 
 /// Size of `struct virtio_net_hdr` (no `num_buffers`), the kernel's default for TAP.
 pub(crate) const VNET_HDR_LEN: usize = 10;
@@ -111,24 +112,6 @@ pub(crate) fn complete_csum(frame: &mut [u8], hdr: &VnetHdr) -> Result<(), RxErr
     Ok(())
 }
 
-/// The 16-bit one's complement sum of `data` (RFC 1071 §4.1, without the final complement),
-/// as a big-endian value. Sums 32-bit words into a 64-bit accumulator (RFC 1071 §2(B): the
-/// sum is independent of word size and byte order), which cannot overflow for any frame.
-pub(crate) fn ones_sum(data: &[u8]) -> u16 {
-    let mut acc: u64 = 0;
-    let (words, rest) = data.split_at(data.len() & !3);
-    for w in words.chunks_exact(4) {
-        acc += u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as u64;
-    }
-    let mut tail = [0u8; 4];
-    tail[..rest.len()].copy_from_slice(rest);
-    acc += u32::from_be_bytes(tail) as u64;
-    while acc > 0xffff {
-        acc = (acc >> 16) + (acc & 0xffff);
-    }
-    acc as u16
-}
-
 /// A received TCPv4 super-segment being cut into MTU-sized frames.
 #[derive(Debug)]
 pub(crate) struct Splitter {
@@ -209,11 +192,19 @@ impl Splitter {
             tcp.set_fin(false);
             tcp.set_psh(false);
         }
-        tcp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
+        fill_tcp_checksum(&mut ip_bytes[self.ip_hdr_len..], src, dst);
         self.next += chunk;
         self.index = self.index.wrapping_add(1);
         Some(seg_len)
     }
+}
+
+/// Compute and store the full TCP checksum of `segment` (RFC 9293 §3.1).
+fn fill_tcp_checksum(segment: &mut [u8], src: Ipv4Address, dst: Ipv4Address) {
+    let mut tcp = TcpPacket::new_unchecked(&mut *segment);
+    tcp.set_checksum(0);
+    let sum = transport_checksum(src, dst, IpProtocol::Tcp, segment);
+    TcpPacket::new_unchecked(segment).set_checksum(sum);
 }
 
 /// The identity of a data segment that may join a super-segment.
@@ -383,8 +374,7 @@ impl Coalescer {
                 let (src, dst) = (ip.src_addr(), ip.dst_addr());
                 ip.set_total_len((total - ETH_LEN) as u16);
                 ip.fill_checksum();
-                let mut tcp = TcpPacket::new_unchecked(&mut self.buf[ETH_LEN + k.ip_hdr_len..]);
-                tcp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
+                fill_tcp_checksum(&mut self.buf[ETH_LEN + k.ip_hdr_len..], src, dst);
                 VnetHdr {
                     flags: 0,
                     gso_type: GSO_TCPV4,

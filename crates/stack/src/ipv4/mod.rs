@@ -8,6 +8,7 @@
 //! This module validates received headers and writes outgoing ones; the facade moves datagrams
 //! between it and the transport layers.
 
+pub mod checksum;
 pub mod route;
 
 pub(crate) mod fragment;
