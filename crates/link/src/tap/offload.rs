@@ -15,8 +15,8 @@
 //! the last only, as Linux's `tcp_gso_segment`) and full TCP checksum (RFC 9293 §3.1), and it
 //! completes partial checksums (`NEEDS_CSUM`) of small frames. In the other direction it
 //! merges consecutive data segments of one connection that the stack produced in one batch,
-//! each already complete with its checksum, into one super-segment with a fresh full checksum
-//! (no checksum is left for the kernel to trust); the kernel treats it like segments its own
+//! each already complete with its checksum, into one super-segment with a full checksum
+//! derived from theirs (no checksum is left for the kernel to trust); the kernel treats it like segments its own
 //! GRO merged. The frames the stack sends and receives are exactly those of a plain TAP link.
 //!
 //! Header fields are read and written with `smoltcp::wire`.
@@ -24,7 +24,7 @@
 use smoltcp::wire::{
     EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket, TcpSeqNumber,
 };
-use tcplab_stack::ipv4::checksum::{ones_sum, transport_checksum};
+use tcplab_stack::ipv4::checksum::{combine, ones_sum, pseudo_header_sum, transport_checksum};
 
 /// Size of `struct virtio_net_hdr` (no `num_buffers`), the kernel's default for TAP.
 pub(crate) const VNET_HDR_LEN: usize = 10;
@@ -277,6 +277,10 @@ pub(crate) struct Coalescer {
     next_seq: TcpSeqNumber,
     /// A short segment ended the super-segment: nothing may follow it.
     closed: bool,
+    /// One's complement sum of the merged payloads, as they lie in `buf`.
+    data_sum: u16,
+    /// The merged payload so far has an odd length (the next one starts at an odd offset).
+    odd: bool,
 }
 
 /// What [`Coalescer::push`] did with a frame.
@@ -297,6 +301,8 @@ impl Coalescer {
             segs: 0,
             next_seq: TcpSeqNumber(0),
             closed: false,
+            data_sum: 0,
+            odd: false,
         }
     }
 
@@ -324,6 +330,9 @@ impl Coalescer {
             self.segs = 1;
             self.next_seq = k.seq + k.payload;
             self.closed = false;
+            self.data_sum = 0;
+            self.odd = false;
+            self.add_payload_sum(frame, &k);
             return Push::Merged;
         }
         let Some(first) = self.key else {
@@ -344,10 +353,30 @@ impl Coalescer {
         let psh = frame[ETH_LEN + first.ip_hdr_len + 13] & 0x08;
         self.buf[ETH_LEN + first.ip_hdr_len + 13] |= psh;
         self.buf.extend_from_slice(&frame[k.hdr_len..]);
+        self.add_payload_sum(frame, &k);
         self.segs += 1;
         self.next_seq = k.seq + k.payload;
         self.closed = k.payload < first.payload;
         Push::Merged
+    }
+
+    /// Add the sum of `frame`'s payload to `data_sum`, derived from the checksum the stack
+    /// computed (pseudo-header + header + payload sum to all ones, RFC 9293 §3.1), so the
+    /// payload is not read again: its sum is the complement of the pseudo-header and header
+    /// sums. A segment with a wrong checksum thus gives a super-segment with a wrong one,
+    /// which the kernel drops, as it would have dropped the segment.
+    fn add_payload_sum(&mut self, frame: &[u8], k: &SegKey) {
+        let ip = Ipv4Packet::new_unchecked(&frame[ETH_LEN..]);
+        let tcp_len = frame.len() - ETH_LEN - k.ip_hdr_len;
+        let pseudo = pseudo_header_sum(ip.src_addr(), ip.dst_addr(), IpProtocol::Tcp, tcp_len);
+        let header = ones_sum(&frame[ETH_LEN + k.ip_hdr_len..k.hdr_len]);
+        let mut payload = !combine(pseudo, header);
+        // RFC 1071 §2(B): a sum over bytes at odd offsets is the byte-swapped sum.
+        if self.odd {
+            payload = payload.swap_bytes();
+        }
+        self.data_sum = combine(self.data_sum, payload);
+        self.odd ^= k.payload % 2 == 1;
     }
 
     fn start_single(&mut self, frame: &[u8]) {
@@ -374,7 +403,13 @@ impl Coalescer {
                 let (src, dst) = (ip.src_addr(), ip.dst_addr());
                 ip.set_total_len((total - ETH_LEN) as u16);
                 ip.fill_checksum();
-                fill_tcp_checksum(&mut self.buf[ETH_LEN + k.ip_hdr_len..], src, dst);
+                let tcp = &mut self.buf[ETH_LEN + k.ip_hdr_len..];
+                let tcp_len = tcp.len();
+                TcpPacket::new_unchecked(&mut *tcp).set_checksum(0);
+                let header = ones_sum(&tcp[..k.hdr_len - ETH_LEN - k.ip_hdr_len]);
+                let pseudo = pseudo_header_sum(src, dst, IpProtocol::Tcp, tcp_len);
+                let sum = combine(pseudo, combine(header, self.data_sum));
+                TcpPacket::new_unchecked(tcp).set_checksum(!sum);
                 VnetHdr {
                     flags: 0,
                     gso_type: GSO_TCPV4,

@@ -173,6 +173,39 @@ fn coalesce_then_split_is_identity() {
     assert_eq!(got, frames);
 }
 
+/// Odd segment sizes put later payloads at odd offsets: the derived checksum still holds.
+#[test]
+fn odd_sized_segments_merge_with_a_valid_checksum() {
+    for mss in [1, 3, 537, 1459] {
+        let data = pattern(mss * 4 + 2);
+        let mut co = Coalescer::new();
+        for (i, c) in data.chunks(mss).enumerate() {
+            let f = segment((i * mss) as u32, i as u16, c, TcpControl::None, false, 1);
+            assert_eq!(co.push(&f), Push::Merged, "mss {mss} segment {i}");
+        }
+        let (hdr, sup, _) = co.take().unwrap();
+        assert_eq!(hdr.gso_type, GSO_TCPV4);
+        assert!(checksums_ok(sup), "mss {mss}");
+    }
+}
+
+/// A segment whose checksum was wrong yields a super-segment whose checksum is wrong.
+#[test]
+fn a_bad_checksum_is_not_repaired() {
+    let p = pattern(1000);
+    let mut co = Coalescer::new();
+    let mut bad = segment(1000, 1, &p, TcpControl::None, false, 1);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        co.push(&segment(0, 0, &p, TcpControl::None, false, 1)),
+        Push::Merged
+    );
+    assert_eq!(co.push(&bad), Push::Merged);
+    let (_, sup, _) = co.take().unwrap();
+    assert!(!checksums_ok(sup));
+}
+
 #[test]
 fn only_continuing_segments_merge() {
     let p = pattern(1000);
