@@ -18,6 +18,8 @@ pub enum RetransmitReason {
     FastRetransmit,
     /// Partial ACK during fast recovery (RFC 6582 §3.2 step 5).
     PartialAck,
+    /// A hole below SACKed data during recovery (RFC 6675 §5).
+    SackHole,
 }
 
 impl RetransmitReason {
@@ -27,6 +29,7 @@ impl RetransmitReason {
             RetransmitReason::Timeout => "RFC 6298 §5.4",
             RetransmitReason::FastRetransmit => "RFC 5681 §3.2",
             RetransmitReason::PartialAck => "RFC 6582 §3.2",
+            RetransmitReason::SackHole => "RFC 6675 §5",
         }
     }
 }

@@ -43,6 +43,7 @@ mod options;
 mod output;
 mod recv;
 mod rtt;
+mod sack;
 mod send;
 pub mod seq;
 mod timers;
