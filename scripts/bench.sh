@@ -26,6 +26,9 @@ fi
 BYTES=${TL_BENCH_BYTES:-$BYTES}
 PAIRS=${TL_BENCH_PAIRS:-$PAIRS}
 RUN_TIMEOUT=${TL_BENCH_RUN_TIMEOUT:-180}   # seconds per transfer, after which it counts as failed
+# Every measured process (both stacks, the kernel peer, iperf3) runs at the same raised
+# priority, so builds or tests elsewhere on a shared machine disturb the samples less.
+NICE=(nice -n "${TL_BENCH_NICE:--10}")
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "bench.sh: error: needs root (network namespaces and TAP devices)" >&2
@@ -77,9 +80,9 @@ start_server() {
   local impl=$1 mode=$2 log=$OUT/server.log
   : > "$log"
   case $impl in
-    tcplab) ip netns exec "$NS" "$TCPLAB" serve "$mode" --tap tap0 --addr 198.18.10.2/24 --port 5001 \
+    tcplab) "${NICE[@]}" ip netns exec "$NS" "$TCPLAB" serve "$mode" --tap tap0 --addr 198.18.10.2/24 --port 5001 \
               >"$log" 2>"$OUT/server.err" & ;;
-    smoltcp) ip netns exec "$NS" "$SMOLTCP" "$mode" --tap tap0 --addr 198.18.10.2/24 --port 5001 \
+    smoltcp) "${NICE[@]}" ip netns exec "$NS" "$SMOLTCP" "$mode" --tap tap0 --addr 198.18.10.2/24 --port 5001 \
               >"$log" 2>"$OUT/server.err" & ;;
   esac
   SERVER_PID=$!
@@ -112,7 +115,7 @@ run_one() {
     tap_recv) mode=discard; peer_mode=send ;;
   esac
   if start_server "$impl" "$mode"; then
-    if line=$(timeout "$RUN_TIMEOUT" ip netns exec "$NS" "$PEER" "$peer_mode" 198.18.10.2:5001 "$BYTES" 2>>"$OUT/peer.err"); then
+    if line=$(timeout "$RUN_TIMEOUT" "${NICE[@]}" ip netns exec "$NS" "$PEER" "$peer_mode" 198.18.10.2:5001 "$BYTES" 2>>"$OUT/peer.err"); then
       gbps=${line##*gbps=}
     else
       echo "bench.sh: $measure $impl transfer failed or timed out ($(tail -n 1 "$OUT/peer.err"))" >&2
@@ -143,10 +146,10 @@ ip -n "$NSA" link set veth0 up
 ip -n "$NSB" link set veth1 up
 for i in $(seq 3); do
   gbps=nan
-  ip netns exec "$NSB" timeout "$RUN_TIMEOUT" iperf3 -s -1 -B 198.18.11.1 -p 5201 >/dev/null 2>&1 &
+  "${NICE[@]}" ip netns exec "$NSB" timeout "$RUN_TIMEOUT" iperf3 -s -1 -B 198.18.11.1 -p 5201 >/dev/null 2>&1 &
   srv=$!
   sleep 0.5
-  if json=$(ip netns exec "$NSA" timeout "$RUN_TIMEOUT" iperf3 -c 198.18.11.1 -p 5201 -n "$BYTES" -J 2>/dev/null); then
+  if json=$("${NICE[@]}" ip netns exec "$NSA" timeout "$RUN_TIMEOUT" iperf3 -c 198.18.11.1 -p 5201 -n "$BYTES" -J 2>/dev/null); then
     gbps=$(printf '%s' "$json" | python3 -c 'import json,sys; print("%.4f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
   fi
   kill "$srv" 2>/dev/null || true

@@ -17,7 +17,7 @@ fi
 for target in $("${FUZZ[@]}" list); do
   echo "== $target: ${SECS}s"
   "${FUZZ[@]}" run "$target" -- -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=1 2>&1 |
-    grep -E '^#[0-9]+ +DONE|^stat::number_of_executed_units|^stat::peak_rss_mb|ERROR|panicked|SUMMARY' || true
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::peak_rss_mb|ERROR|panicked|SUMMARY' || true
   # libFuzzer exits non-zero on a crash; grep above hides the status, so check for artifacts.
   if ls artifacts/"$target"/crash-* >/dev/null 2>&1; then
     echo "== $target: CRASH, see fuzz/artifacts/$target/" >&2

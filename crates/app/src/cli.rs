@@ -1,4 +1,5 @@
-//! Command-line interface (the contract is CLI.md at the project root of the helpers).
+//! Command-line interface: subcommands and options, parsed with clap (derive). Every parse error
+//! becomes one `tcplab: error: ...` line with exit code 2 (see [`one_line`]).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
@@ -122,21 +123,44 @@ pub struct LinkOpts {
     /// Write every frame sent and received to FILE (pcap, ns timestamps).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
-    /// Impair the link, e.g. loss=1%,delay=20ms,jitter=5ms,rate=100mbit.
+    /// Impair the link, e.g. loss=1%,delay=20ms,jitter=5ms,rate=100mbit (both directions
+    /// unless the spec sets dir=tx|rx).
     #[arg(long, value_name = "SPEC")]
     pub impair: Option<String>,
-    /// Seed for the impairment and the stack's randomness.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Seed for the impairment and the stack's randomness (ISN secret, ephemeral ports). By
+    /// default a fresh random seed per process, so that a new process never repeats the
+    /// 4-tuples and initial sequence numbers of the last one (RFC 6528, RFC 6056); give one to
+    /// replay a run.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Print a readable trace of stack events on stderr.
     #[arg(long)]
     pub trace: bool,
 }
 
+impl LinkOpts {
+    /// The seed in force: `--seed`, or one random seed drawn once per process.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or_else(process_seed)
+    }
+}
+
+/// A random seed drawn once per process from the OS (std's `RandomState` keys come from the
+/// OS random source), so separate runs get distinct ISN secrets and ephemeral ports.
+fn process_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    })
+}
+
 /// `tcplab demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Impair the in-memory link (both directions).
+    /// Impair the in-memory link: each stack impairs what it sends, so both directions.
     #[arg(long, value_name = "SPEC")]
     pub impair: Option<String>,
     /// Where to write the pcap (default: target/demo.pcap, or a temp path).
@@ -159,7 +183,7 @@ pub struct PingArgs {
     /// Link options (see LinkOpts).
     #[command(flatten)]
     pub link: LinkOpts,
-    /// Stop after COUNT replies (or timeouts).
+    /// Send COUNT echo requests.
     #[arg(short = 'c', default_value_t = 4, value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
     /// Payload bytes per request.
@@ -301,7 +325,8 @@ mod tests {
             })
         );
         assert_eq!(p.link.mtu, 1500);
-        assert_eq!(p.link.seed, 1);
+        assert_eq!(p.link.seed, None);
+        assert_eq!(p.link.seed(), p.link.seed(), "one random seed per process");
     }
 
     #[test]

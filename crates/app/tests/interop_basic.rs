@@ -421,3 +421,50 @@ fn tap_without_permission_gives_one_line_and_nonzero_exit() {
         out.describe()
     );
 }
+
+#[test]
+fn pcap_of_a_tap_ping_decodes_in_tshark() {
+    require_root!();
+    require_tools!("tshark");
+    let ns = tap_lab(1);
+    let dir = common::TempDir::new();
+    let pcap = dir.join("ping.pcap");
+    let out = tcplab_run(
+        &ns,
+        &[
+            "ping",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.1.2/24",
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "198.18.1.1",
+        ],
+        T,
+    );
+    assert_tcplab_ping_ok(&out, "198.18.1.1", 2, 56);
+    let mut c = std::process::Command::new("tshark");
+    c.arg("-r")
+        .arg(&pcap)
+        .args(["-T", "fields", "-e", "_ws.col.Info"]);
+    let t = common::run_timeout(c, None, T);
+    assert!(t.success(), "tshark:\n{}", t.describe());
+    let info = t.out();
+    // What crossed the TAP device: ARP resolution, then two echo round trips (RFC 792).
+    assert!(info.contains("Who has 198.18.1.1?"), "{info}");
+    assert!(info.contains("198.18.1.1 is at"), "{info}");
+    let requests = info
+        .lines()
+        .filter(|l| l.contains("Echo (ping) request"))
+        .count();
+    let replies = info
+        .lines()
+        .filter(|l| l.contains("Echo (ping) reply"))
+        .count();
+    assert_eq!((requests, replies), (2, 2), "{info}");
+}

@@ -206,6 +206,58 @@ fn tcplab_get_from_kernel_http_server_over_tap() {
     assert_eq!(out.code(), Some(1), "{}", out.describe());
 }
 
+/// Three `tcplab get` processes in a row against one kernel server. Each must (a) close its
+/// side before exiting, so the kernel (which closed first: HTTP/1.0 server) ends in TIME-WAIT
+/// rather than FIN-WAIT-2, and (b) open its connection with a single SYN: a new process must
+/// not pick a 4-tuple and ISN the kernel's TIME-WAIT rejects (RFC 6528 ISNs advance with a
+/// clock; RFC 6056 ephemeral ports), which costs an RST and a 1 s SYN retransmission.
+#[test]
+#[ignore = "known bugs, see the ops report: tcplab exits before its FIN is sent; a new \
+            process reuses port 49153 with an ISN the kernel's TIME-WAIT rejects"]
+fn repeated_tcplab_get_runs_reconnect_cleanly() {
+    require_root!();
+    require_tools!("python3", "tshark");
+    let (dir, sha) = blob_dir("blob.bin", 100_000, 11);
+    let ns = tap_lab(1);
+    let _server = kernel_http_server(&ns, "198.18.1.1", dir.path());
+    for run in 0..3 {
+        let dst = dir.join(&format!("get{run}.out"));
+        let pcap = dir.join(&format!("get{run}.pcap"));
+        let out = common::tcplab_run(
+            &ns,
+            &[
+                "get",
+                "--tap",
+                "tap0",
+                "--addr",
+                "198.18.1.2/24",
+                "--pcap",
+                pcap.to_str().unwrap(),
+                "http://198.18.1.1:8000/blob.bin",
+                "-o",
+                dst.to_str().unwrap(),
+                "--quiet",
+            ],
+            Duration::from_secs(30),
+        );
+        check_get(&out, &dst, &sha, 100_000);
+        let mut c = std::process::Command::new("tshark");
+        c.arg("-r").arg(&pcap).args([
+            "-Y",
+            "ip.src == 198.18.1.2 && tcp.flags.syn == 1 && tcp.flags.ack == 0",
+        ]);
+        let syns = common::run_timeout(c, None, Duration::from_secs(30));
+        assert!(syns.success(), "tshark:\n{}", syns.describe());
+        assert_eq!(
+            syns.out().lines().count(),
+            1,
+            "run {run}: expected one SYN from tcplab:\n{}",
+            syns.out()
+        );
+        wait_kernel_state(&ns, "fin-wait-2", 8000, false);
+    }
+}
+
 #[test]
 fn tcplab_get_from_kernel_http_server_over_af_packet() {
     require_root!();
@@ -311,6 +363,10 @@ fn tcplab_connect_to_kernel_echo_we_close_first() {
         "kernel side did not finish cleanly:\n{}",
         e.describe()
     );
+    // We closed first, so we hold TIME-WAIT; the kernel's side went LAST-ACK -> CLOSED, which
+    // needs our ACK of its FIN: exiting before sending it would leave the kernel in LAST-ACK.
+    wait_kernel_state(&ns, "time-wait", 9000, false);
+    wait_kernel_state(&ns, "last-ack", 9000, false);
 }
 
 #[test]
@@ -342,8 +398,9 @@ fn kernel_closes_first_then_tcplab_closes() {
         conn.wait_stdout_len(data.len(), Duration::from_secs(30)),
         "did not receive all data"
     );
-    // The peer's FIN has arrived (CLOSE-WAIT); our stdin is still open, so tcplab keeps running.
-    std::thread::sleep(Duration::from_millis(300));
+    // The kernel's FIN was acknowledged: its socket waits in FIN-WAIT-2 for ours (we are in
+    // CLOSE-WAIT, RFC 9293 §3.6); our stdin is still open, so tcplab keeps running.
+    wait_kernel_state(&ns, "fin-wait-2", 9001, true);
     conn.close_stdin();
     let out = conn.wait(Duration::from_secs(15));
     assert!(
@@ -354,6 +411,9 @@ fn kernel_closes_first_then_tcplab_closes() {
     assert!(out.stdout == data, "received bytes differ");
     let s = sender.wait(Duration::from_secs(10));
     assert!(s.success(), "kernel sender:\n{}", s.describe());
+    // Whether our FIN then reached the kernel (kernel in TIME-WAIT, RFC 9293 §3.6) is checked
+    // by `repeated_tcplab_get_runs_reconnect_cleanly` (ignored until tcplab flushes its FIN
+    // before exiting).
 }
 
 #[test]
@@ -511,6 +571,33 @@ fn kernel_connect_to_closed_tcplab_port_is_refused_quickly() {
         start.elapsed()
     );
     server.terminate(Duration::from_secs(10));
+}
+
+/// Waits (bounded: 10 s, or 3 s for absence) until the kernel has (`present`) or has no (`!present`) TCP socket
+/// in `state` (an `ss` state name) with local port `port` inside `ns`; panics otherwise.
+fn wait_kernel_state(ns: &Netns, state: &str, port: u16, present: bool) {
+    let filter = format!("sport = :{port}");
+    let deadline = Instant::now() + Duration::from_secs(if present { 10 } else { 3 });
+    loop {
+        let out = ns.run(
+            &["ss", "-Htn", "state", state, &filter],
+            Duration::from_secs(5),
+        );
+        assert!(out.success(), "ss failed:\n{}", out.describe());
+        let found = !out.out().trim().is_empty();
+        if found == present {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let all = ns.run(&["ss", "-Htan", &filter], Duration::from_secs(5));
+            panic!(
+                "kernel socket on port {port} in {state}: expected {present}, got {found}; \
+                 all sockets on the port:\n{}",
+                all.out()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits (bounded) until a kernel TCP socket listens on `port` inside `ns`.
