@@ -257,3 +257,87 @@ impl EventBuf {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::Ipv4Addr;
+
+    /// Every event renders as one line and names its RFC section.
+    #[test]
+    fn every_event_has_rfc_and_one_line_display() {
+        let conn = ConnHandle(7);
+        let a = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 80);
+        let all = [
+            TcpEvent::StateChange {
+                conn,
+                from: TcpState::Listen,
+                to: TcpState::SynReceived,
+            },
+            TcpEvent::Retransmit {
+                conn,
+                seq: 1,
+                len: 2,
+                reason: RetransmitReason::Timeout,
+            },
+            TcpEvent::Retransmit {
+                conn,
+                seq: 1,
+                len: 2,
+                reason: RetransmitReason::FastRetransmit,
+            },
+            TcpEvent::Retransmit {
+                conn,
+                seq: 1,
+                len: 2,
+                reason: RetransmitReason::PartialAck,
+            },
+            TcpEvent::Retransmit {
+                conn,
+                seq: 1,
+                len: 2,
+                reason: RetransmitReason::SackHole,
+            },
+            TcpEvent::TimerFired {
+                conn,
+                timer: Timer::Persist,
+            },
+            TcpEvent::Congestion {
+                conn,
+                cwnd: 1,
+                ssthresh: 2,
+                reason: CongestionReason::Idle,
+            },
+            TcpEvent::RttSample {
+                conn,
+                rtt: Duration::from_millis(1),
+                srtt: Duration::from_millis(1),
+                rto: Duration::from_millis(200),
+            },
+            TcpEvent::Aborted {
+                conn,
+                error: TcpError::ConnectionReset,
+            },
+            TcpEvent::ChallengeAck { conn },
+            TcpEvent::ResetSent {
+                local: a,
+                remote: a,
+            },
+            TcpEvent::SynDropped {
+                listener: ListenerHandle(1),
+                remote: a,
+            },
+            TcpEvent::WindowProbe { conn },
+            TcpEvent::KeepAliveProbe { conn },
+        ];
+        for e in all {
+            let rfc = e.rfc().unwrap();
+            assert!(rfc.starts_with("RFC "), "{rfc}");
+            let line = e.to_string();
+            assert!(!line.is_empty() && !line.contains('\n'), "{line}");
+        }
+        for t in Timer::ALL {
+            assert!(t.rfc().starts_with("RFC ") && !t.name().is_empty());
+        }
+    }
+}
