@@ -102,6 +102,9 @@ pub(crate) struct Conn {
     pub(super) scoreboard: Scoreboard,
     /// Everything below this was already retransmitted in the current recovery episode.
     pub(super) rexmit_next: Seq,
+    /// The last retransmission of SND.UNA and SND.MAX when it left: if the peer SACKs data
+    /// sent well after it while still missing it, it was lost too.
+    pub(super) una_rexmit: Option<(Seq, Seq)>,
     pub(super) probe_pending: bool,
     /// The persist timer fired with a small non-zero window: send despite SWS avoidance.
     pub(super) sws_override: bool,
@@ -189,6 +192,7 @@ impl Conn {
             sack_ok: false,
             scoreboard: Scoreboard::new(cfg.max_sack_blocks),
             rexmit_next: iss,
+            una_rexmit: None,
             probe_pending: false,
             sws_override: false,
             persist_shift: 0,

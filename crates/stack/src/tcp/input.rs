@@ -355,6 +355,14 @@ impl Conn {
                 self.rexmit_next = self.snd_una;
                 self.schedule_rexmit(self.snd_una, RetransmitReason::FastRetransmit);
                 self.note_cc(env, before, CongestionReason::FastRecovery);
+            } else if self.retransmission_lost() {
+                // Lost retransmission (the idea of RFC 8985 RACK, applied to SND.UNA only):
+                // data sent after our retransmission is SACKed while SND.UNA is still
+                // missing, so send it again instead of waiting for the RTO.
+                env.counters.sack_retransmits += 1;
+                self.una_rexmit = None;
+                self.schedule_rexmit(self.snd_una, RetransmitReason::SackHole);
+                self.note_cc(env, before, CongestionReason::Recovery);
             } else {
                 if self.cc.in_recovery() && self.sack_ok && self.rexmit.is_none() {
                     // RFC 6675 §5: each further ACK may release the next hole below SACKed
@@ -466,6 +474,21 @@ impl Conn {
         self.note_cc(env, before, reason);
         // RFC 6298 (5.2)/(5.3).
         self.update_rto_timer(env, true);
+    }
+
+    /// Whether the last retransmission of SND.UNA is presumed lost: at least three segments'
+    /// worth of data sent after it have been SACKed (the DupThresh of RFC 6675 §2).
+    fn retransmission_lost(&self) -> bool {
+        let Some((seq, mark)) = self.una_rexmit else {
+            return false;
+        };
+        self.sack_ok
+            && seq == self.snd_una
+            && self.rexmit.is_none()
+            && self
+                .scoreboard
+                .highest()
+                .is_some_and(|h| h >= mark + 3 * self.mss)
     }
 
     /// Ask output to retransmit from `seq` (up to an MSS, stopping at SACKed data).

@@ -167,6 +167,9 @@ impl Conn {
                 let end = seq + len as u32;
                 let fin = self.fin_seq == Some(end) && fin_state;
                 if len > 0 || fin {
+                    if seq == self.snd_una {
+                        self.una_rexmit = Some((seq, self.snd_max));
+                    }
                     self.retransmit_event(env, reason, seq, len as u32);
                     self.info.retransmits += 1;
                     self.info.bytes_retransmitted += len as u64;

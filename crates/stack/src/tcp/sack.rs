@@ -90,6 +90,11 @@ impl Scoreboard {
         None
     }
 
+    /// The highest SACKed sequence number (end of the last block).
+    pub fn highest(&self) -> Option<Seq> {
+        self.blocks.last().map(|b| b.1)
+    }
+
     /// The SACKed ranges (for tests and statistics).
     #[cfg(test)]
     pub fn blocks(&self) -> &[(Seq, Seq)] {

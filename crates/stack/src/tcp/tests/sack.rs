@@ -153,3 +153,59 @@ fn sack_on_and_off_byte_exact_under_loss() {
         assert_eq!(p.b.tcp.info(f.client.unwrap()).unwrap().sack, sack);
     }
 }
+
+/// A lost fast retransmission is detected from SACKs of data sent after it (the idea of
+/// RFC 8985 RACK) and sent again without waiting for the retransmission timeout.
+#[test]
+fn lost_retransmission_is_resent_without_timeout() {
+    let mut s = Script::new(&TcpConfig::default());
+    let l = s.listen();
+    s.send(sack_syn(5000));
+    s.recv().unwrap();
+    s.send(S::new(N, 5001, Some(10_001)).win(60_000));
+    let c = s.host.tcp.accept(l).unwrap();
+    s.host.tcp.send(s.now, c, &[1; 4000]).unwrap();
+    while s.recv().is_some() {}
+    s.send(S::new(N, 5001, Some(14_001)).win(60_000));
+    s.host.tcp.send(s.now, c, &[2; 40_000]).unwrap();
+    let mut highest = 0;
+    while let Some(r) = s.recv() {
+        highest = highest.max(r.seq + r.data.len() as u32);
+    }
+    // 14001 is lost; three dup ACKs SACKing what follows trigger the fast retransmit.
+    let dup = |s: &mut Script, right: u32| {
+        let mut a = S::new(N, 5001, Some(14_001)).win(60_000);
+        a.sack = [Some((15_001, right)), None, None];
+        s.send(a);
+    };
+    let mut right = 16_001;
+    let mut rexmits = Vec::new();
+    for _ in 0..3 {
+        dup(&mut s, right);
+        right += 1000;
+        while let Some(r) = s.recv() {
+            if r.seq == 14_001 {
+                rexmits.push(s.now);
+            }
+            highest = highest.max(r.seq + r.data.len() as u32);
+        }
+    }
+    assert_eq!(rexmits.len(), 1, "fast retransmit");
+    // The retransmission is lost too. The peer keeps SACKing new data, sent after it.
+    let mark = highest;
+    while right < mark + 4000 {
+        dup(&mut s, right);
+        right += 1000;
+        while let Some(r) = s.recv() {
+            if r.seq == 14_001 {
+                rexmits.push(s.now);
+            }
+        }
+    }
+    assert_eq!(
+        rexmits.len(),
+        2,
+        "sent again once data beyond it was SACKed"
+    );
+    assert_eq!(s.host.stats.tcp.rto_expirations, 0);
+}
