@@ -132,6 +132,51 @@ fn curl_and_wget_download_from_tcplab_http_over_tap() {
     );
 }
 
+#[test]
+fn curl_downloads_from_tcplab_http_over_af_packet() {
+    require_root!();
+    require_tools!("curl");
+    let len = env_usize("TL_GET_MB", 8) * MB;
+    let (dir, sha) = blob_dir("blob.bin", len, 12);
+    let (a, b) = veth_lab(4);
+    let mut server = tcplab_ready(
+        &a,
+        &[
+            "serve",
+            "http",
+            "--iface",
+            "veth0",
+            "--addr",
+            "198.18.4.2/24",
+            "--port",
+            "80",
+            "--root",
+            dir.path(),
+        ],
+    );
+    let dst = dir.join("curl.out");
+    let out = b.run(
+        &[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "120",
+            "-o",
+            dst.to_str().unwrap(),
+            "http://198.18.4.2/blob.bin",
+        ],
+        budget(len),
+    );
+    assert!(
+        out.success(),
+        "curl over AF_PACKET failed:\n{}",
+        out.describe()
+    );
+    assert_eq!(file_sha(&dst), sha, "download over AF_PACKET differs");
+    server.terminate(Duration::from_secs(10));
+}
+
 /// `python3 -m http.server` in `ns`, bound to `addr`, serving `dir`; waits until it listens.
 fn kernel_http_server(ns: &Netns, addr: &str, dir: &str) -> Proc {
     let mut p = ns.spawn(&[
