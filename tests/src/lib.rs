@@ -16,6 +16,19 @@
 //!                     tcplab_stack::Duration::from_secs(5)));
 //! ```
 //!
+//! # API at a glance
+//! - set-up: [`World::new`]`(seed)`, [`World::two_hosts`]`(seed, impair)`,
+//!   [`World::add_host`]`(config)` / [`World::add_host_at`]`(n)`, [`World::connect`]`(a, b,
+//!   impair)`, [`Impairment::spec`]`("loss=1%,delay=5ms")`;
+//! - driving: [`World::step`], [`World::settle`], [`World::run_until`]`(pred, limit)`,
+//!   [`World::run_for`]`(d)`, [`World::drive_bounded`]`(n)`;
+//! - access: [`World::stack`]`(id)` for application calls, [`World::stack_ref`],
+//!   [`World::now`], [`World::link_counters`];
+//! - capture: [`World::capture`], [`World::pcap`].
+//!
+//! Application calls made between steps (e.g. `tcp_send`, `udp_send_to`, `ping`) take
+//! [`World::now`]; their frames leave on the next step.
+//!
 //! # Time
 //! The clock starts at zero and only moves in [`World::step`]: first everything due *now* is
 //! done until nothing moves (frames delivered and answered, timers run), then the clock jumps
@@ -30,15 +43,21 @@
 //! [`tcplab_link::impair::Impair`] applied to the frames that end sends.
 //!
 //! # Capture
-//! [`World::capture`] records every frame a host sends with its virtual timestamp;
+//! [`World::capture`] records every frame a host's stack emits with its virtual timestamp;
 //! [`World::captured`] returns them, [`World::capture_digest`] a stable hash for comparing
-//! runs byte for byte.
+//! runs. [`World::pcap`] (before [`World::connect`]) taps the host's link with
+//! [`tcplab_link::pcap::Pcap`] under the impairment, so the capture shows what went on the
+//! wire; [`World::pcap_bytes`] / [`World::write_pcap`] return or save the file.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tcplab_link::impair::{Impair, ImpairConfig};
 use tcplab_link::memory::{self, MemoryLink};
+use tcplab_link::pcap::{Pcap, PcapSink};
 use tcplab_link::{Batch, Link, MAX_FRAME};
 use tcplab_stack::{Config, Duration, EthernetAddress, Instant, Ipv4Addr, Stack};
 
@@ -90,10 +109,38 @@ pub struct Captured {
     pub frame: Vec<u8>,
 }
 
+/// An in-memory pcap file shared between the [`World`] and the link's pcap tap.
+#[derive(Debug, Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn bytes(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 struct Host {
     stack: Stack,
     link: Option<Box<dyn Link>>,
     capture: Option<Vec<Captured>>,
+    pcap: Option<SharedBuf>,
 }
 
 /// A simulated network of stacks; see the crate documentation.
@@ -167,6 +214,7 @@ impl World {
             stack,
             link: None,
             capture: None,
+            pcap: None,
         });
         HostId(self.hosts.len() - 1)
     }
@@ -190,8 +238,8 @@ impl World {
         let (la, lb) = memory::pair(memory::DEFAULT_CAPACITY);
         self.links += 1;
         let link_seed = mix(self.seed, 1000 + self.links);
-        let la = wrap(la, &impair, mix(link_seed, 1));
-        let lb = wrap(lb, &impair, mix(link_seed, 2));
+        let la = wrap(la, &impair, mix(link_seed, 1), self.hosts[a.0].pcap.clone());
+        let lb = wrap(lb, &impair, mix(link_seed, 2), self.hosts[b.0].pcap.clone());
         self.hosts[a.0].link = Some(la);
         self.hosts[b.0].link = Some(lb);
     }
@@ -199,6 +247,35 @@ impl World {
     /// Start recording the frames `host` sends.
     pub fn capture(&mut self, host: HostId) {
         self.hosts[host.0].capture.get_or_insert_with(Vec::new);
+    }
+
+    /// Tap `host`'s link with a pcap capture (nanosecond timestamps of the virtual clock,
+    /// Ethernet link type): every frame it sends, as it leaves the impairment, and every
+    /// frame it receives. Call before [`World::connect`].
+    ///
+    /// # Panics
+    /// If `host` is already connected.
+    pub fn pcap(&mut self, host: HostId) {
+        let h = &mut self.hosts[host.0];
+        assert!(
+            h.link.is_none(),
+            "World::pcap must be called before World::connect"
+        );
+        h.pcap.get_or_insert_with(SharedBuf::default);
+    }
+
+    /// The pcap file recorded so far for `host` (empty without [`World::pcap`]).
+    pub fn pcap_bytes(&self, host: HostId) -> Vec<u8> {
+        self.hosts[host.0]
+            .pcap
+            .as_ref()
+            .map(SharedBuf::bytes)
+            .unwrap_or_default()
+    }
+
+    /// Save the pcap file recorded for `host` to `path`.
+    pub fn write_pcap(&self, host: HostId, path: impl AsRef<Path>) -> io::Result<()> {
+        std::fs::write(path, self.pcap_bytes(host))
     }
 
     /// Frames recorded for `host` (empty unless [`World::capture`] was called).
@@ -374,13 +451,26 @@ impl World {
     }
 }
 
-fn wrap(link: MemoryLink, impair: &Impairment, seed: u64) -> Box<dyn Link> {
-    match &impair.config {
+/// `Impair(Pcap(link))`: the tap sits under the impairment so it records the wire.
+fn wrap(
+    link: MemoryLink,
+    impair: &Impairment,
+    seed: u64,
+    pcap: Option<SharedBuf>,
+) -> Box<dyn Link> {
+    let inner: Box<dyn Link> = match pcap {
+        Some(buf) => Box::new(Pcap::new(
+            link,
+            PcapSink::new(buf).expect("pcap header to memory"),
+        )),
         None => Box::new(link),
+    };
+    match &impair.config {
+        None => inner,
         Some(c) => {
             let mut c = c.clone();
             c.seed = seed;
-            Box::new(Impair::new(link, c).expect("valid impairment"))
+            Box::new(Impair::new(inner, c).expect("valid impairment"))
         }
     }
 }

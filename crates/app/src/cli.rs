@@ -1,4 +1,5 @@
-//! Command-line interface (the contract is CLI.md at the project root of the helpers).
+//! Command-line interface: subcommands and options, parsed with clap (derive). Every parse error
+//! becomes one `tcplab: error: ...` line with exit code 2 (see [`one_line`]).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
@@ -122,7 +123,8 @@ pub struct LinkOpts {
     /// Write every frame sent and received to FILE (pcap, ns timestamps).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
-    /// Impair the link, e.g. loss=1%,delay=20ms,jitter=5ms,rate=100mbit.
+    /// Impair the link, e.g. loss=1%,delay=20ms,jitter=5ms,rate=100mbit (both directions
+    /// unless the spec sets dir=tx|rx).
     #[arg(long, value_name = "SPEC")]
     pub impair: Option<String>,
     /// Seed for the impairment and the stack's randomness.
@@ -136,7 +138,7 @@ pub struct LinkOpts {
 /// `tcplab demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Impair the in-memory link (both directions).
+    /// Impair the in-memory link: each stack impairs what it sends, so both directions.
     #[arg(long, value_name = "SPEC")]
     pub impair: Option<String>,
     /// Where to write the pcap (default: target/demo.pcap, or a temp path).
@@ -159,7 +161,7 @@ pub struct PingArgs {
     /// Link options (see LinkOpts).
     #[command(flatten)]
     pub link: LinkOpts,
-    /// Stop after COUNT replies (or timeouts).
+    /// Send COUNT echo requests.
     #[arg(short = 'c', default_value_t = 4, value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
     /// Payload bytes per request.

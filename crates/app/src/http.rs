@@ -280,6 +280,70 @@ pub fn read_response<R: BufRead>(r: &mut R) -> Result<Response, HttpError> {
     })
 }
 
+/// Longest chunk-size line we accept (RFC 9112 §7.1: size, optional extensions, CRLF).
+const MAX_CHUNK_LINE: usize = 1024;
+
+/// Read one line of at most `limit` bytes, without its line end; end of stream is an error.
+fn read_line_bounded<R: BufRead>(r: &mut R, limit: usize) -> Result<String, HttpError> {
+    let mut line = Vec::new();
+    let n = Read::take(&mut *r, limit as u64).read_until(b'\n', &mut line)?;
+    if n == 0 || line.last() != Some(&b'\n') {
+        return Err(if n >= limit {
+            HttpError::TooLarge(limit)
+        } else {
+            bad("truncated chunked body")
+        });
+    }
+    line.pop();
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    String::from_utf8(line).map_err(|_| bad("non-UTF-8 bytes in chunked framing"))
+}
+
+/// Copy a body in the chunked transfer coding (RFC 9112 §7.1) from `r` to `w`, reporting the
+/// bytes decoded so far to `progress`. Chunk extensions and trailer fields are read and
+/// ignored (§7.1.1, §7.1.2). Returns the body length.
+pub fn copy_chunked<R: BufRead, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, HttpError> {
+    let mut total: u64 = 0;
+    loop {
+        let line = read_line_bounded(r, MAX_CHUNK_LINE)?;
+        let size = line
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim_matches([' ', '\t']);
+        if size.is_empty() || size.len() > 15 || !size.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("invalid chunk size"));
+        }
+        let size = u64::from_str_radix(size, 16).map_err(|_| bad("invalid chunk size"))?;
+        if size == 0 {
+            // The trailer section ends with an empty line.
+            for _ in 0..=MAX_FIELDS {
+                if read_line_bounded(r, MAX_HEAD_BYTES)?.is_empty() {
+                    return Ok(total);
+                }
+            }
+            return Err(HttpError::TooLarge(MAX_HEAD_BYTES));
+        }
+        let copied = io::copy(&mut Read::take(&mut *r, size), w)?;
+        if copied < size {
+            return Err(bad("truncated chunk"));
+        }
+        total += copied;
+        progress(total);
+        match read_line_bounded(r, 2 + 1) {
+            Ok(l) if l.is_empty() => {}
+            Err(HttpError::Io(e)) => return Err(HttpError::Io(e)),
+            _ => return Err(bad("missing CRLF after chunk data")),
+        }
+    }
+}
+
 /// The reason phrase for the status codes we send.
 pub fn reason(status: u16) -> &'static str {
     match status {
@@ -294,7 +358,36 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Write a response head with `Content-Length` and the connection decision.
+/// `t` as an IMF-fixdate (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize]
+    )
+}
+
+/// Write a response head with `Date` (RFC 9110 §6.6.1), `Content-Length` and the connection
+/// decision.
 pub fn write_response_head<W: Write>(
     w: &mut W,
     status: u16,
@@ -304,8 +397,9 @@ pub fn write_response_head<W: Write>(
 ) -> io::Result<()> {
     write!(
         w,
-        "HTTP/1.1 {status} {}\r\nServer: tcplab\r\nContent-Length: {content_length}\r\nContent-Type: {content_type}\r\nConnection: {}\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\nDate: {}\r\nServer: tcplab\r\nContent-Length: {content_length}\r\nContent-Type: {content_type}\r\nConnection: {}\r\n\r\n",
         reason(status),
+        http_date(std::time::SystemTime::now()),
         if keep_alive { "keep-alive" } else { "close" }
     )
 }
@@ -435,7 +529,7 @@ pub fn content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::BufReader;
+    use std::io::{BufReader, Read};
 
     fn req(s: &[u8]) -> Result<Request, HttpError> {
         read_request(&mut BufReader::new(s))
@@ -543,6 +637,36 @@ mod tests {
     }
 
     #[test]
+    fn chunked_bodies_decode_and_bad_framing_is_an_error() {
+        let body = b"4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-Trailer: y\r\n\r\nNEXT";
+        let mut r = BufReader::new(&body[..]);
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        let n = copy_chunked(&mut r, &mut out, |t| seen.push(t)).unwrap();
+        assert_eq!(out, b"Wikipedia in \r\n\r\nchunks.");
+        assert_eq!((n, seen), (out.len() as u64, vec![4, 10, 24]));
+        let mut rest = String::new();
+        r.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "NEXT", "decoding stops after the trailer section");
+        for bad_body in [
+            &b"zz\r\nab\r\n0\r\n\r\n"[..],
+            b"4\r\nab",
+            b"2\r\nabXY0\r\n\r\n",
+            b"ffffffffffffffffff\r\n",
+            b"2\r\nab\r\n",
+        ] {
+            let r = copy_chunked(&mut BufReader::new(bad_body), &mut Vec::new(), |_| {});
+            assert!(
+                matches!(r, Err(HttpError::Bad(_))),
+                "{:?}: {r:?}",
+                String::from_utf8_lossy(bad_body)
+            );
+        }
+        let long = vec![b'1'; 5000];
+        assert!(copy_chunked(&mut BufReader::new(&long[..]), &mut Vec::new(), |_| {}).is_err());
+    }
+
+    #[test]
     fn resolve_refuses_traversal() {
         let root = Path::new("/srv");
         assert_eq!(
@@ -577,6 +701,21 @@ mod tests {
         assert!("https://198.18.0.1/".parse::<Url>().is_err());
         assert!("http://example.com/".parse::<Url>().is_err());
         assert!("http://198.18.0.1:99999/".parse::<Url>().is_err());
+    }
+
+    #[test]
+    fn http_dates_are_imf_fixdate() {
+        use std::time::{Duration, UNIX_EPOCH};
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // The example of RFC 9110 §5.6.7.
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 GMT"
+        );
     }
 
     #[test]

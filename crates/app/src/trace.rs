@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use tcplab_stack::{Event, Instant};
+use tcplab_stack::{Event, EventKind, Instant};
 
 /// Where trace lines go: stderr, or a shared buffer (the demo collects both stacks' lines).
 #[derive(Debug, Clone)]
@@ -55,18 +55,20 @@ impl Tracer {
 /// epoch, the runtime, then the event as the stack renders it (layer, what, RFC section).
 pub fn render(name: &str, ev: &Event) -> String {
     let t = ev.time.as_nanos();
-    format!(
-        "{:>4}.{:06} {name:<2} {}",
-        t / 1_000_000_000,
-        (t % 1_000_000_000) / 1000,
-        ev.kind
-    )
+    let (secs, micros) = (t / 1_000_000_000, (t % 1_000_000_000) / 1000);
+    match &ev.kind {
+        // TCP events have a compact Display of their own (`tcp#3 SynSent -> Established`).
+        EventKind::Tcp(e) => match ev.kind.rfc() {
+            Some(rfc) => format!("{secs:>4}.{micros:06} {name:<2} {e} [{rfc}]"),
+            None => format!("{secs:>4}.{micros:06} {name:<2} {e}"),
+        },
+        kind => format!("{secs:>4}.{micros:06} {name:<2} {kind}"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tcplab_stack::EventKind;
 
     #[test]
     fn lines_carry_time_name_and_rfc() {

@@ -35,6 +35,8 @@ const MAX_OUT: usize = 64;
 struct CacheEntry {
     mac: EthernetAddress,
     expires: Instant,
+    /// A unicast refresh request was sent for this entry (RFC 1122 §2.3.2.1 unicast poll).
+    refreshing: bool,
 }
 
 #[derive(Debug)]
@@ -50,6 +52,7 @@ struct Resolving {
 enum OutArp {
     Request(Ipv4Addr),
     Reply { mac: EthernetAddress, ip: Ipv4Addr },
+    Refresh { mac: EthernetAddress, ip: Ipv4Addr },
     Announce,
 }
 
@@ -115,12 +118,15 @@ impl Arp {
         })
     }
 
-    /// The hardware address of `ip` if the cache holds a live entry.
-    pub fn lookup(&self, now: Instant, ip: Ipv4Addr) -> Option<EthernetAddress> {
-        self.cache
-            .get(&ip)
-            .filter(|e| e.expires > now)
-            .map(|e| e.mac)
+    /// The hardware address of `ip` if the cache holds a live entry. An entry used close to
+    /// its expiry is refreshed with a unicast request (RFC 1122 §2.3.2.1 "unicast poll").
+    pub fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Option<EthernetAddress> {
+        let e = self.cache.get_mut(&ip).filter(|e| e.expires > now)?;
+        if !e.refreshing && e.expires - now <= self.cfg.refresh_before && self.out.len() < MAX_OUT {
+            e.refreshing = true;
+            self.out.push_back(OutArp::Refresh { mac: e.mac, ip });
+        }
+        Some(e.mac)
     }
 
     /// Queue `dgram` until `next_hop` resolves, sending a request if none is outstanding.
@@ -248,6 +254,7 @@ impl Arp {
                 let changed = e.mac != sha;
                 e.mac = sha;
                 e.expires = now + self.cfg.cache_ttl;
+                e.refreshing = false;
                 merged = true;
                 if changed {
                     ctx.events.emit(now, || EventKind::ArpCache {
@@ -301,6 +308,7 @@ impl Arp {
             CacheEntry {
                 mac,
                 expires: now + self.cfg.cache_ttl,
+                refreshing: false,
             },
         );
         ctx.events.emit(now, || EventKind::ArpCache {
@@ -345,6 +353,9 @@ impl Arp {
                 t,
             ),
             OutArp::Reply { mac, ip } => (ArpOperation::Reply, mac, mac, ip),
+            OutArp::Refresh { mac, ip } => {
+                (ArpOperation::Request, mac, EthernetAddress([0; 6]), ip)
+            }
         };
         let repr = ArpRepr::EthernetIpv4 {
             operation: op,
@@ -562,6 +573,39 @@ mod tests {
         arp.handle_timeout(Instant::ZERO + cfg.cache_ttl, &mut ctx, |_, _| {});
         assert_eq!(arp.lookup(Instant::ZERO + cfg.cache_ttl, PEER), None);
         assert_eq!(ctx.stats.arp.entries_expired, 1);
+    }
+
+    #[test]
+    fn rfc1122_2_3_2_1_unicast_poll_refreshes_entries_in_use() {
+        let (mut ev, mut st) = (EventSink::new(16), Stats::default());
+        let mut ctx = Ctx {
+            events: &mut ev,
+            stats: &mut st,
+        };
+        let cfg = ArpConfig {
+            gratuitous_on_start: false,
+            ..Default::default()
+        };
+        let mut arp = Arp::new(&cfg, US_MAC, US);
+        let reply = packet(ArpOperation::Reply, PEER_MAC, PEER, US);
+        arp.process(Instant::ZERO, &mut ctx, &reply).unwrap();
+        // Early use: no refresh.
+        assert_eq!(arp.lookup(Instant::from_secs(1), PEER), Some(PEER_MAC));
+        assert!(sent(&mut arp, &mut ctx).is_empty());
+        // Close to expiry: one unicast request; the entry keeps serving meanwhile.
+        let late = Instant::ZERO + cfg.cache_ttl - cfg.refresh_before;
+        assert_eq!(arp.lookup(late, PEER), Some(PEER_MAC));
+        assert_eq!(arp.lookup(late, PEER), Some(PEER_MAC));
+        let mut buf = [0u8; 64];
+        assert!(arp.poll_transmit(&mut ctx, &mut buf).is_some());
+        assert_eq!(&buf[..6], PEER_MAC.as_bytes(), "refresh goes unicast");
+        assert!(
+            arp.poll_transmit(&mut ctx, &mut buf).is_none(),
+            "one refresh, not one per use"
+        );
+        // The answer extends the entry.
+        arp.process(late, &mut ctx, &reply).unwrap();
+        assert_eq!(arp.poll_timeout(), Some(late + cfg.cache_ttl));
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Config {
     pub seed: u64,
     /// Capacity of the event queue when events are enabled.
     pub event_capacity: usize,
+    /// Idle packet buffers kept for reuse (each at most 64 KiB), so copied datagrams do not
+    /// allocate per packet.
+    pub buffer_pool: usize,
     /// ARP settings (RFC 826).
     pub arp: ArpConfig,
     /// IPv4 settings (RFC 791, RFC 1122 §3.3).
@@ -50,6 +53,7 @@ impl Config {
             mtu: 1500,
             seed: 0,
             event_capacity: 65536,
+            buffer_pool: 64,
             arp: ArpConfig::default(),
             ipv4: Ipv4Config::default(),
             icmp: IcmpConfig::default(),
@@ -64,6 +68,10 @@ impl Config {
 pub struct ArpConfig {
     /// How long a learned entry stays valid (RFC 1122 §2.3.2.1: entries must time out).
     pub cache_ttl: Duration,
+    /// When an entry in use has less than this left, a unicast request refreshes it while
+    /// traffic keeps flowing (RFC 1122 §2.3.2.1 "unicast poll"), so busy connections never
+    /// stall on an expired entry.
+    pub refresh_before: Duration,
     /// Maximum number of cache entries; the entry closest to expiry is evicted first.
     pub max_entries: usize,
     /// Delay before the first retransmission of a request; doubled after each retry.
@@ -89,6 +97,7 @@ impl Default for ArpConfig {
     fn default() -> Self {
         ArpConfig {
             cache_ttl: Duration::from_secs(60),
+            refresh_before: Duration::from_secs(15),
             max_entries: 512,
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(8),

@@ -25,6 +25,7 @@ use crate::config::IcmpConfig;
 use crate::ctx::Ctx;
 use crate::event::{DropReason, EventKind, IcmpKind};
 use crate::ipv4::{Origin, OutDatagram};
+use crate::pool::BufPool;
 use crate::time::{Duration, Instant};
 
 /// What an ICMP error (or a local failure) says about a datagram we sent.
@@ -149,6 +150,15 @@ impl QuotedError {
     }
 }
 
+/// Where a received ICMP message came from, as its IP header says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IcmpSource {
+    pub src: Ipv4Addr,
+    pub ttl: u8,
+    /// Addressed to a broadcast (IP or link level).
+    pub broadcast: bool,
+}
+
 /// What the facade must do after ICMP processed a message.
 #[derive(Debug)]
 pub(crate) enum Received {
@@ -267,22 +277,23 @@ impl Icmp {
         &mut self,
         now: Instant,
         ctx: &mut Ctx<'_>,
+        pool: &mut BufPool,
         dst: Ipv4Addr,
-        ident: u16,
-        seq: u16,
+        (ident, seq): (u16, u16),
         payload_len: usize,
     ) -> bool {
-        let data: Vec<u8> = (0..payload_len).map(|i| i as u8).collect();
-        let repr = Icmpv4Repr::EchoRequest {
-            ident,
-            seq_no: seq,
-            data: &data,
-        };
-        let mut msg = vec![0u8; repr.buffer_len()];
-        repr.emit(
-            &mut Icmpv4Packet::new_unchecked(&mut msg[..]),
-            &ChecksumCapabilities::default(),
-        );
+        let mut msg = pool.take(8 + payload_len);
+        {
+            let mut p = Icmpv4Packet::new_unchecked(&mut msg[..]);
+            p.set_msg_type(Icmpv4Message::EchoRequest);
+            p.set_msg_code(0);
+            p.set_echo_ident(ident);
+            p.set_echo_seq_no(seq);
+            for (i, b) in p.data_mut().iter_mut().enumerate() {
+                *b = i as u8;
+            }
+            p.fill_checksum();
+        }
         if !self.queue(now, ctx, dst, msg, Origin::Ping { ident, seq }) {
             return false;
         }
@@ -309,17 +320,20 @@ impl Icmp {
         });
     }
 
-    /// Handle one received ICMP message from `src` (its IP header said `ttl`, and whether it
-    /// was addressed to a broadcast).
+    /// Handle one received ICMP message (`from` describes its IP header).
     pub fn process(
         &mut self,
         now: Instant,
         ctx: &mut Ctx<'_>,
-        src: Ipv4Addr,
-        ttl: u8,
-        broadcast: bool,
+        pool: &mut BufPool,
+        from: &IcmpSource,
         bytes: &[u8],
     ) -> Result<Received, DropReason> {
+        let &IcmpSource {
+            src,
+            ttl,
+            broadcast,
+        } = from;
         ctx.stats.icmp.packets_in += 1;
         let Ok(packet) = Icmpv4Packet::new_checked(bytes) else {
             ctx.stats.icmp.malformed += 1;
@@ -355,7 +369,7 @@ impl Icmp {
                             seq_no,
                             data,
                         };
-                        let mut msg = vec![0u8; reply.buffer_len()];
+                        let mut msg = pool.take(reply.buffer_len());
                         reply.emit(
                             &mut Icmpv4Packet::new_unchecked(&mut msg[..]),
                             &ChecksumCapabilities::default(),
@@ -484,6 +498,7 @@ impl Icmp {
         &mut self,
         now: Instant,
         ctx: &mut Ctx<'_>,
+        pool: &mut BufPool,
         msg_type: Icmpv4Message,
         code: u8,
         about: &ErrorContext<'_>,
@@ -491,8 +506,14 @@ impl Icmp {
         // RFC 1122 §3.2.2: never about an ICMP error, a broadcast/multicast, a non-initial
         // fragment, or a datagram whose source is not a single host.
         let src = about.src;
-        let bad_src =
-            src.is_unspecified() || src.is_broadcast() || src.is_multicast() || src.is_loopback();
+        // "a zero address, a loopback address, a broadcast address, a multicast address, or a
+        // Class E address" (RFC 1122 §3.2.2).
+        let class_e = src.octets()[0] >= 240;
+        let bad_src = src.is_unspecified()
+            || src.is_broadcast()
+            || src.is_multicast()
+            || src.is_loopback()
+            || class_e;
         let about_error = about.proto == IpProtocol::Icmp
             && about.payload.first().is_some_and(|&t| {
                 !matches!(
@@ -516,7 +537,7 @@ impl Icmp {
             return false;
         }
         let quote = &about.quote[..about.quote.len().min(60 + 8)];
-        let mut msg = vec![0u8; 8 + quote.len()];
+        let mut msg = pool.take(8 + quote.len());
         {
             let mut p = Icmpv4Packet::new_unchecked(&mut msg[..]);
             p.set_msg_type(msg_type);

@@ -10,8 +10,8 @@ use crate::ctx::Ctx;
 use crate::error::TcpError;
 use crate::ethernet::{self, Demux};
 use crate::event::{Direction, DropReason, EventKind};
-use crate::icmp::{ErrorContext, IcmpErrorKind, QuotedError, Received};
-use crate::ipv4::reassembly::{Key, Outcome};
+use crate::icmp::{ErrorContext, IcmpErrorKind, IcmpSource, QuotedError, Received};
+use crate::ipv4::reassembly::{Key, Outcome, Piece};
 use crate::stack::Stack;
 use crate::tcp::TcpIcmpError;
 use crate::time::Instant;
@@ -74,12 +74,15 @@ impl Stack {
             ident: input.ident,
         };
         let outcome = self.ip.reassembly.insert(
+            &mut self.pool,
             now,
             key,
-            input.header,
-            input.frag_offset,
-            input.more_frags,
-            input.payload,
+            Piece {
+                header: input.header,
+                offset: input.frag_offset,
+                more: input.more_frags,
+                data: input.payload,
+            },
         );
         match outcome {
             Outcome::Incomplete => {}
@@ -102,6 +105,7 @@ impl Stack {
                 self.events
                     .emit(now, || EventKind::Reassembled { src, ident, len });
                 self.deliver(now, &meta, done.quote.as_bytes(), &done.payload);
+                self.pool.give(done.payload);
             }
         }
     }
@@ -114,26 +118,44 @@ impl Stack {
         };
         match meta.proto {
             IpProtocol::Icmp => {
-                match self
-                    .icmp
-                    .process(now, &mut ctx, meta.src, meta.ttl, meta.broadcast, payload)
-                {
+                match self.icmp.process(
+                    now,
+                    &mut ctx,
+                    &mut self.pool,
+                    &IcmpSource {
+                        src: meta.src,
+                        ttl: meta.ttl,
+                        broadcast: meta.broadcast,
+                    },
+                    payload,
+                ) {
                     Ok(Received::Done) => {}
                     Ok(Received::Error(err)) => self.icmp_error(now, err),
                     Err(reason) => ctx.events.drop_packet(now, reason),
                 }
             }
-            IpProtocol::Udp => match self.udp.process(&mut ctx, meta.src, meta.dst, payload) {
-                Ok(Delivery::Delivered) => {}
-                Ok(Delivery::NoSocket) => {
-                    // RFC 1122 §4.1.3.1: SHOULD send port unreachable.
-                    ctx.events.drop_packet(now, DropReason::UdpNoSocket);
-                    let about = error_context(meta, quote, payload);
-                    self.icmp
-                        .send_error(now, &mut ctx, Icmpv4Message::DstUnreachable, 3, &about);
+            IpProtocol::Udp => {
+                match self
+                    .udp
+                    .process(&mut ctx, &mut self.pool, meta.src, meta.dst, payload)
+                {
+                    Ok(Delivery::Delivered) => {}
+                    Ok(Delivery::NoSocket) => {
+                        // RFC 1122 §4.1.3.1: SHOULD send port unreachable.
+                        ctx.events.drop_packet(now, DropReason::UdpNoSocket);
+                        let about = error_context(meta, quote, payload);
+                        self.icmp.send_error(
+                            now,
+                            &mut ctx,
+                            &mut self.pool,
+                            Icmpv4Message::DstUnreachable,
+                            3,
+                            &about,
+                        );
+                    }
+                    Err(reason) => ctx.events.drop_packet(now, reason),
                 }
-                Err(reason) => ctx.events.drop_packet(now, reason),
-            },
+            }
             IpProtocol::Tcp => {
                 let Ok(segment) = TcpPacket::new_checked(payload) else {
                     ctx.stats.tcp_input.truncated += 1;
@@ -158,8 +180,14 @@ impl Stack {
                 ctx.stats.ipv4.unknown_protocol += 1;
                 ctx.events.drop_packet(now, DropReason::IpUnknownProtocol);
                 let about = error_context(meta, quote, payload);
-                self.icmp
-                    .send_error(now, &mut ctx, Icmpv4Message::DstUnreachable, 2, &about);
+                self.icmp.send_error(
+                    now,
+                    &mut ctx,
+                    &mut self.pool,
+                    Icmpv4Message::DstUnreachable,
+                    2,
+                    &about,
+                );
             }
         }
     }

@@ -42,6 +42,7 @@ pub mod udp;
 mod ctx;
 mod input;
 mod output;
+mod pool;
 mod stack;
 mod summary;
 

@@ -118,6 +118,7 @@ impl Stack {
             if let Origin::Udp(h) = d.origin {
                 self.udp.set_error_handle(h, IcmpErrorKind::HostUnreachable);
             }
+            self.pool.give(d.payload);
         }
     }
 
@@ -133,6 +134,7 @@ impl Stack {
             Ok(mac) => mac,
             Err(None) => {
                 self.no_route(now, &d);
+                self.pool.give(d.payload);
                 return None;
             }
             Err(Some(hop)) => {
@@ -147,11 +149,13 @@ impl Stack {
             buf[L4_START..L4_START + len].copy_from_slice(&d.payload);
             self.stats.ipv4.packets_out += 1;
             self.count_sent(&d);
+            self.pool.give(d.payload);
             return Some(L4_START + len);
         }
         if d.dont_frag || ipv4::HEADER_LEN + len > 65535 {
             self.stats.ipv4.too_long += 1;
             self.events.drop_packet(now, DropReason::IpTooLong);
+            self.pool.give(d.payload);
             return None;
         }
         // RFC 791 §3.2: split into fragments of a multiple of 8 bytes each.
@@ -177,7 +181,7 @@ impl Stack {
 
     fn next_fragment(&mut self, buf: &mut [u8], mtu: usize) -> Option<usize> {
         let (our_mac, ttl) = (self.config.mac, self.ip.ttl);
-        let n = self.ip.fragmenter.next(mtu, |f| {
+        let n = self.ip.fragmenter.next(mtu, &mut self.pool, |f| {
             ethernet::emit_header(buf, our_mac, f.dst_mac, EthernetProtocol::Ipv4);
             let h = Header {
                 src: f.dgram.src,
@@ -249,7 +253,7 @@ impl Stack {
             }
             Err(Some(hop)) => {
                 let d = OutDatagram {
-                    payload: buf[L4_START..L4_START + t.len].to_vec(),
+                    payload: self.pool.copy_of(&buf[L4_START..L4_START + t.len]),
                     ..d
                 };
                 self.park(now, hop, d);
@@ -266,13 +270,17 @@ impl Stack {
             stats: &mut self.stats,
         };
         let mut failed: Vec<Origin> = Vec::new();
+        let pool = &mut self.pool;
         self.arp.handle_timeout(now, &mut ctx, |_, d| {
             if !matches!(d.origin, Origin::Icmp | Origin::Tcp) {
                 failed.push(d.origin);
             }
+            pool.give(d.payload);
         });
         let mut expired = Vec::new();
-        self.ip.reassembly.expire(now, |e| expired.push(e));
+        self.ip
+            .reassembly
+            .expire(now, &mut self.pool, |e| expired.push(e));
         for e in expired {
             ctx.stats.ipv4.reassembly_timeout += 1;
             let (src, ident, had_first) = (e.key.src, e.key.ident, e.first.is_some());
@@ -294,8 +302,14 @@ impl Stack {
                     quote,
                     payload: &quote[hl..],
                 };
-                self.icmp
-                    .send_error(now, &mut ctx, Icmpv4Message::TimeExceeded, 1, &about);
+                self.icmp.send_error(
+                    now,
+                    &mut ctx,
+                    &mut self.pool,
+                    Icmpv4Message::TimeExceeded,
+                    1,
+                    &about,
+                );
             }
         }
         self.tcp.handle_timeout(now, &mut ctx);

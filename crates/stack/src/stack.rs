@@ -10,6 +10,7 @@ use crate::error::{StackError, TcpError, UdpError};
 use crate::event::{Direction, Event, EventKind, EventSink};
 use crate::icmp::{Icmp, IcmpErrorKind, PingEvent};
 use crate::ipv4::{Ipv4, Route};
+use crate::pool::BufPool;
 use crate::stats::Stats;
 use crate::tcp::{ConnHandle, ListenerHandle, Tcp, TcpInfo, TcpState};
 use crate::time::{Duration, Instant};
@@ -17,7 +18,8 @@ use crate::udp::{Udp, UdpHandle};
 
 /// Bytes held in the stack's bounded queues and buffers (TCP buffers excluded: they are
 /// bounded per connection by `TcpConfig`). Every field has a cap in [`Config`]; see
-/// [`MemoryUsage::caps`].
+/// [`MemoryUsage::caps`]. Idle recycled buffers are not counted: at most
+/// [`Config::buffer_pool`] of them, each at most 64 KiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemoryUsage {
     /// Datagrams waiting for ARP resolution.
@@ -86,6 +88,7 @@ pub struct Stack {
     pub(crate) icmp: Icmp,
     pub(crate) udp: Udp,
     pub(crate) tcp: Tcp,
+    pub(crate) pool: BufPool,
 }
 
 impl Stack {
@@ -131,6 +134,7 @@ impl Stack {
             icmp: Icmp::new(&config.icmp, config.addr),
             udp: Udp::new(&config.udp, config.addr, config.seed),
             tcp: Tcp::new(&config.tcp, config.seed, mss),
+            pool: BufPool::new(config.buffer_pool),
             config,
         })
     }
@@ -235,7 +239,14 @@ impl Stack {
             events: &mut self.events,
             stats: &mut self.stats,
         };
-        if self.icmp.ping(now, &mut ctx, dst, ident, seq, payload_len) {
+        if self.icmp.ping(
+            now,
+            &mut ctx,
+            &mut self.pool,
+            dst,
+            (ident, seq),
+            payload_len,
+        ) {
             Ok(())
         } else {
             Err(StackError::QueueFull)
@@ -276,7 +287,7 @@ impl Stack {
             events: &mut self.events,
             stats: &mut self.stats,
         };
-        self.udp.send_to(&mut ctx, h, payload, dst)
+        self.udp.send_to(&mut ctx, &mut self.pool, h, payload, dst)
     }
 
     /// Take the oldest received datagram: `Ok(None)` when none is queued; `Truncated` (and the
@@ -286,7 +297,7 @@ impl Stack {
         h: UdpHandle,
         buf: &mut [u8],
     ) -> Result<Option<(usize, SocketAddrV4)>, UdpError> {
-        self.udp.recv_from(h, buf)
+        self.udp.recv_from(&mut self.pool, h, buf)
     }
 
     /// Whether a datagram is queued on the socket.
@@ -302,7 +313,7 @@ impl Stack {
 
     /// Close the socket; queued received datagrams are discarded.
     pub fn udp_close(&mut self, h: UdpHandle) {
-        self.udp.close(h)
+        self.udp.close(&mut self.pool, h)
     }
 
     // ---- TCP -------------------------------------------------------------------------------

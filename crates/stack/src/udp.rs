@@ -20,6 +20,7 @@ use crate::error::UdpError;
 use crate::event::DropReason;
 use crate::icmp::IcmpErrorKind;
 use crate::ipv4::{Origin, OutDatagram};
+use crate::pool::BufPool;
 
 /// Handle of one bound UDP socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -137,10 +138,13 @@ impl Udp {
             .ok_or(UdpError::InvalidHandle)
     }
 
-    pub fn close(&mut self, h: UdpHandle) {
+    pub fn close(&mut self, pool: &mut BufPool, h: UdpHandle) {
         if let Some(s) = self.sockets.remove(&h.0) {
             self.ports.remove(&s.local.port());
             self.rx_total -= s.rx_bytes;
+            for (_, data) in s.rx {
+                pool.give(data);
+            }
         }
     }
 
@@ -148,6 +152,7 @@ impl Udp {
     pub fn send_to(
         &mut self,
         ctx: &mut Ctx<'_>,
+        pool: &mut BufPool,
         h: UdpHandle,
         payload: &[u8],
         dst: SocketAddrV4,
@@ -166,7 +171,7 @@ impl Udp {
             src_port: sock.local.port(),
             dst_port: dst.port(),
         };
-        let mut buf = vec![0u8; len];
+        let mut buf = pool.take(len);
         let (src, dst_ip) = (IpAddress::Ipv4(self.addr), IpAddress::Ipv4(*dst.ip()));
         repr.emit(
             &mut UdpPacket::new_unchecked(&mut buf[..]),
@@ -197,6 +202,7 @@ impl Udp {
 
     pub fn recv_from(
         &mut self,
+        pool: &mut BufPool,
         h: UdpHandle,
         buf: &mut [u8],
     ) -> Result<Option<(usize, SocketAddrV4)>, UdpError> {
@@ -206,12 +212,14 @@ impl Udp {
         };
         sock.rx_bytes -= data.len();
         self.rx_total -= data.len();
-        if data.len() > buf.len() {
-            buf.copy_from_slice(&data[..buf.len()]);
-            return Err(UdpError::Truncated(data.len()));
+        let n = data.len();
+        let copy = n.min(buf.len());
+        buf[..copy].copy_from_slice(&data[..copy]);
+        pool.give(data);
+        if copy < n {
+            return Err(UdpError::Truncated(n));
         }
-        buf[..data.len()].copy_from_slice(&data);
-        Ok(Some((data.len(), from)))
+        Ok(Some((n, from)))
     }
 
     pub fn can_recv(&self, h: UdpHandle) -> bool {
@@ -241,6 +249,7 @@ impl Udp {
     pub fn process(
         &mut self,
         ctx: &mut Ctx<'_>,
+        pool: &mut BufPool,
         src: Ipv4Addr,
         dst: Ipv4Addr,
         bytes: &[u8],
@@ -278,7 +287,7 @@ impl Udp {
         sock.rx_bytes += payload.len();
         self.rx_total += payload.len();
         sock.rx
-            .push_back((SocketAddrV4::new(src, repr.src_port), payload.to_vec()));
+            .push_back((SocketAddrV4::new(src, repr.src_port), pool.copy_of(payload)));
         Ok(Delivery::Delivered)
     }
 }
@@ -287,6 +296,7 @@ impl Udp {
 mod tests {
     use super::*;
     use crate::event::EventSink;
+    use crate::pool::BufPool;
     use crate::stats::Stats;
 
     const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -307,6 +317,7 @@ mod tests {
 
     #[test]
     fn bind_rules_and_ephemeral_ports() {
+        let mut pool = BufPool::new(4);
         let mut u = Udp::new(&UdpConfig::default(), US, 3);
         let a = u.bind(SocketAddrV4::new(US, 7)).unwrap();
         assert_eq!(u.bind(SocketAddrV4::new(US, 7)), Err(UdpError::AddrInUse));
@@ -316,7 +327,7 @@ mod tests {
         );
         let e = u.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).unwrap();
         assert!(u.local_addr(e).unwrap().port() >= 49152);
-        u.close(a);
+        u.close(&mut pool, a);
         assert!(u.bind(SocketAddrV4::new(US, 7)).is_ok());
     }
 
@@ -327,36 +338,46 @@ mod tests {
             events: &mut ev,
             stats: &mut st,
         };
+        let mut pool = BufPool::new(4);
         let mut u = Udp::new(&UdpConfig::default(), US, 0);
         let h = u.bind(SocketAddrV4::new(US, 9)).unwrap();
         let mut d = datagram(1000, 9, b"hello");
-        assert_eq!(u.process(&mut ctx, PEER, US, &d), Ok(Delivery::Delivered));
+        assert_eq!(
+            u.process(&mut ctx, &mut pool, PEER, US, &d),
+            Ok(Delivery::Delivered)
+        );
         d[8] ^= 1;
         assert_eq!(
-            u.process(&mut ctx, PEER, US, &d),
+            u.process(&mut ctx, &mut pool, PEER, US, &d),
             Err(DropReason::UdpBadChecksum)
         );
         d[6] = 0;
         d[7] = 0; // RFC 768: zero = no checksum computed.
-        assert_eq!(u.process(&mut ctx, PEER, US, &d), Ok(Delivery::Delivered));
         assert_eq!(
-            u.process(&mut ctx, PEER, US, &datagram(1, 10, b"x")),
+            u.process(&mut ctx, &mut pool, PEER, US, &d),
+            Ok(Delivery::Delivered)
+        );
+        assert_eq!(
+            u.process(&mut ctx, &mut pool, PEER, US, &datagram(1, 10, b"x")),
             Ok(Delivery::NoSocket)
         );
         assert_eq!(
-            u.process(&mut ctx, PEER, US, &d[..5]),
+            u.process(&mut ctx, &mut pool, PEER, US, &d[..5]),
             Err(DropReason::UdpTruncated)
         );
         let mut buf = [0u8; 16];
         assert_eq!(
-            u.recv_from(h, &mut buf),
+            u.recv_from(&mut pool, h, &mut buf),
             Ok(Some((5, SocketAddrV4::new(PEER, 1000))))
         );
         assert_eq!(&buf[..5], b"hello");
         assert!(u.can_recv(h));
         let mut small = [0u8; 2];
-        assert_eq!(u.recv_from(h, &mut small), Err(UdpError::Truncated(5)));
-        assert_eq!(u.recv_from(h, &mut buf), Ok(None));
+        assert_eq!(
+            u.recv_from(&mut pool, h, &mut small),
+            Err(UdpError::Truncated(5))
+        );
+        assert_eq!(u.recv_from(&mut pool, h, &mut buf), Ok(None));
         assert_eq!(ctx.stats.udp.bad_checksum, 1);
         assert_eq!(u.rx_bytes(), 0);
     }
@@ -373,20 +394,24 @@ mod tests {
             tx_max_datagrams: 1,
             ..Default::default()
         };
+        let mut pool = BufPool::new(4);
         let mut u = Udp::new(&cfg, US, 0);
         let h = u.bind(SocketAddrV4::new(US, 9)).unwrap();
         let d = datagram(1000, 9, b"x");
-        assert!(u.process(&mut ctx, PEER, US, &d).is_ok());
-        assert!(u.process(&mut ctx, PEER, US, &d).is_ok());
+        assert!(u.process(&mut ctx, &mut pool, PEER, US, &d).is_ok());
+        assert!(u.process(&mut ctx, &mut pool, PEER, US, &d).is_ok());
         assert_eq!(
-            u.process(&mut ctx, PEER, US, &d),
+            u.process(&mut ctx, &mut pool, PEER, US, &d),
             Err(DropReason::UdpRxQueueFull)
         );
         let to = SocketAddrV4::new(PEER, 5);
-        assert!(u.send_to(&mut ctx, h, b"a", to).is_ok());
-        assert_eq!(u.send_to(&mut ctx, h, b"b", to), Err(UdpError::QueueFull));
+        assert!(u.send_to(&mut ctx, &mut pool, h, b"a", to).is_ok());
         assert_eq!(
-            u.send_to(&mut ctx, h, &vec![0; 70000], to),
+            u.send_to(&mut ctx, &mut pool, h, b"b", to),
+            Err(UdpError::QueueFull)
+        );
+        assert_eq!(
+            u.send_to(&mut ctx, &mut pool, h, &vec![0; 70000], to),
             Err(UdpError::TooLong(70000))
         );
         let out = u.pop_out().unwrap();

@@ -229,3 +229,20 @@ fn rfc9293_3_1_tcp_checksum_verified_before_tcp() {
     );
     assert_eq!(s.stats().tcp_input.truncated, 1);
 }
+
+#[test]
+fn rfc1122_3_2_2_no_errors_to_sources_that_are_not_one_host() {
+    let mut s = stack();
+    let t = Instant::ZERO;
+    s.handle_frame(t, &arp_reply_from_peer());
+    for src in [
+        tcplab_stack::Ipv4Addr::new(0, 0, 0, 0),
+        tcplab_stack::Ipv4Addr::new(240, 0, 0, 1),
+    ] {
+        let mut ip = Ip::new(IpProtocol::Udp);
+        ip.src = src;
+        s.handle_frame(t, &ip_frame(ip, &udp(src, US, 1, 9, b"x")));
+    }
+    assert!(icmp_out(&mut s, t).is_empty());
+    assert_eq!(s.stats().icmp.error_suppressed, 2);
+}

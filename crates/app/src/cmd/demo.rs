@@ -129,12 +129,18 @@ fn print_trace(lines: &Mutex<Vec<(tcplab_stack::Instant, String)>>) {
     let mut taken = std::mem::take(&mut *lines.lock().unwrap_or_else(|p| p.into_inner()));
     // Each runtime records in its own order; merge both by event time (stable for ties).
     taken.sort_by_key(|(t, _)| *t);
-    for (_, l) in taken.iter().take(TRACE_LINES_PER_STEP) {
-        println!("  {l}");
+    if taken.len() <= TRACE_LINES_PER_STEP {
+        taken.iter().for_each(|(_, l)| println!("  {l}"));
+        return;
     }
-    if taken.len() > TRACE_LINES_PER_STEP {
-        println!("  ... {} more events", taken.len() - TRACE_LINES_PER_STEP);
-    }
+    // The start (handshake, first data) and the end (the close), with a count between.
+    let tail = TRACE_LINES_PER_STEP / 4;
+    let head = TRACE_LINES_PER_STEP - tail;
+    taken[..head].iter().for_each(|(_, l)| println!("  {l}"));
+    println!("  ... {} more events ...", taken.len() - head - tail);
+    taken[taken.len() - tail..]
+        .iter()
+        .for_each(|(_, l)| println!("  {l}"));
 }
 
 /// A pings B three times; the first request waits in A's ARP queue until B answers.
@@ -250,6 +256,9 @@ fn step_http(a: &Handle, b: &Handle, size: u64, seed: u64) -> Result<String, Str
     let mut hasher = Sha256::new();
     let got = get::fetch(a, &url, &mut hasher, false, Some(Duration::from_secs(30)));
     let _ = server.join();
+    // Both sides have closed; give the last FIN and ACK a moment so the trace shows the whole
+    // close (RFC 9293 §3.6).
+    std::thread::sleep(Duration::from_millis(50));
     let got = got.map_err(|e| e.to_string())?;
     let digest = hex(&hasher.finalize());
     if digest != expected {

@@ -89,15 +89,27 @@ pub fn fetch<W: Write>(
             url.path, resp.status, resp.reason
         )));
     }
-    if resp
+    // RFC 9112 §6.1: chunked is the only transfer coding a client must understand.
+    let coding = resp
         .fields
         .get("transfer-encoding")
-        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"))
-    {
-        return Err(AppError::Failed(format!(
-            "GET {}: transfer codings are not supported",
-            url.path
-        )));
+        .map(|v| v.trim().to_ascii_lowercase());
+    match coding.as_deref() {
+        None | Some("identity") => {}
+        Some("chunked") => {
+            let bar = progress_bar(None, progress);
+            let bytes = http::copy_chunked(&mut reader, sink, |t| bar.set_position(t))
+                .map_err(|e| AppError::Failed(format!("GET {}: {e}", url.path)))?;
+            bar.finish_and_clear();
+            let secs = start.elapsed().as_secs_f64();
+            return Ok(Downloaded { bytes, secs });
+        }
+        Some(other) => {
+            return Err(AppError::Failed(format!(
+                "GET {}: transfer coding '{other}' is not supported",
+                url.path
+            )));
+        }
     }
     let length = resp
         .fields

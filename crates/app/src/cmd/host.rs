@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::HostArgs;
-use crate::cmd::{link_counters, print_counters, stack_counters, stop_signal};
+use crate::cmd::{link_counters, print_counters, stack_counters, stop_signal, wait_for_stop};
 use crate::error::AppError;
 use crate::net::UdpSocket;
 use crate::setup;
@@ -32,8 +32,8 @@ pub fn run(args: HostArgs) -> Result<i32, AppError> {
         let (stopping, echoed) = (stopping.clone(), echoed.clone());
         std::thread::spawn(move || udp_echo(&sock, &stopping, &echoed))
     };
-    let why = stop.recv().unwrap_or("stop channel closed");
-    log::info!("host: stopping ({why})");
+    let outcome = wait_for_stop(&stop, &rt);
+    log::info!("host: stopping ({outcome:?})");
     stopping.store(true, Ordering::Relaxed);
     let _ = echo.join();
     let stats = rt.stats();
@@ -49,7 +49,7 @@ pub fn run(args: HostArgs) -> Result<i32, AppError> {
             ("link", link_counters(&link)),
         ],
     );
-    Ok(0)
+    outcome.map(|_| 0)
 }
 
 /// RFC 862 over UDP: send each datagram back to its source.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tcplab_stack::Stats;
 
 use crate::error::AppError;
+use crate::runtime::Handle;
 
 /// A channel that receives a message on SIGINT/SIGTERM/SIGHUP, or after `duration` seconds.
 pub fn stop_signal(duration: Option<f64>) -> Result<mpsc::Receiver<&'static str>, AppError> {
@@ -30,6 +31,25 @@ pub fn stop_signal(duration: Option<f64>) -> Result<mpsc::Receiver<&'static str>
         });
     }
     Ok(rx)
+}
+
+/// Wait for a stop request (signal or duration), or for the runtime to stop by itself (its
+/// link failed), which is an error.
+pub fn wait_for_stop(
+    stop: &mpsc::Receiver<&'static str>,
+    rt: &Handle,
+) -> Result<&'static str, AppError> {
+    loop {
+        match stop.recv_timeout(Duration::from_millis(200)) {
+            Ok(why) => return Ok(why),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok("stop channel closed"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(why) = rt.stopped() {
+                    return Err(AppError::Failed(why));
+                }
+            }
+        }
+    }
 }
 
 /// Print counters on stdout, one `name value` per line, under a title; zero values are skipped.

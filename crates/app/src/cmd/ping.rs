@@ -7,9 +7,13 @@ use std::time::{Duration, Instant};
 use tcplab_stack::icmp::PingEvent;
 
 use crate::cli::PingArgs;
+use crate::cmd::stop_signal;
 use crate::error::AppError;
 use crate::net::ping;
 use crate::setup;
+
+/// How often a wait for replies checks for Ctrl-C.
+const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// Round-trip statistics in milliseconds, as iputils prints them.
 #[derive(Debug, Default, Clone)]
@@ -24,7 +28,7 @@ impl RttStats {
     }
 
     /// `rtt min/avg/max/mdev = ...` or `None` without replies. mdev is the standard deviation
-    /// (sqrt(E[x²] - E[x]²)), as iputils computes it.
+    /// (`sqrt(E[x²] - E[x]²)`), as iputils computes it.
     pub fn summary(&self) -> Option<String> {
         if self.rtts_ms.is_empty() {
             return None;
@@ -97,9 +101,11 @@ pub fn run(args: PingArgs) -> Result<i32, AppError> {
 
     let (mut sent, mut received, mut errors) = (0u32, 0u32, 0u32);
     let mut rtts = RttStats::default();
+    // Ctrl-C ends early with the statistics, as iputils does.
+    let stop = stop_signal(None)?;
     let start = Instant::now();
     let mut last_send = start;
-    for i in 0..args.count {
+    'sending: for i in 0..args.count {
         let seq = (i + 1) as u16;
         last_send = Instant::now();
         ping::send(&rt, dst, ident, seq, size).map_err(|e| AppError::io("ping: sendmsg", e))?;
@@ -111,10 +117,13 @@ pub fn run(args: PingArgs) -> Result<i32, AppError> {
             if left.is_zero() || (is_last && received + errors >= sent) {
                 break;
             }
-            let Some(ev) =
-                ping::next_result(&rt, ident, left).map_err(|e| AppError::io("ping", e))?
+            if stop.try_recv().is_ok() {
+                break 'sending;
+            }
+            let Some(ev) = ping::next_result(&rt, ident, left.min(STOP_CHECK))
+                .map_err(|e| AppError::io("ping", e))?
             else {
-                break;
+                continue;
             };
             match ev {
                 PingEvent::Reply {
@@ -140,10 +149,6 @@ pub fn run(args: PingArgs) -> Result<i32, AppError> {
                 }
             }
             let _ = std::io::stdout().flush();
-        }
-        // Keep the pace even when a reply came early.
-        if !is_last {
-            std::thread::sleep((last_send + interval).saturating_duration_since(Instant::now()));
         }
     }
     // iputils reports the time from the first to the last transmission.

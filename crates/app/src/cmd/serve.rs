@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{ServeArgs, Service};
-use crate::cmd::{link_counters, print_counters, stack_counters, stop_signal};
+use crate::cmd::{link_counters, print_counters, stack_counters, stop_signal, wait_for_stop};
 use crate::error::AppError;
 use crate::http::{self, HttpError, PathError};
 use crate::net::{TcpListener, TcpStream};
@@ -19,6 +19,8 @@ use crate::setup;
 
 /// Largest request body we read and discard to keep a connection alive.
 const MAX_DISCARDED_BODY: u64 = 1 << 20;
+/// How long an HTTP connection may sit idle (no request, or a client not reading).
+const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the accept loop checks whether it should stop.
 const ACCEPT_TICK: Duration = Duration::from_millis(100);
 
@@ -92,8 +94,8 @@ pub fn run(args: ServeArgs) -> Result<i32, AppError> {
             accept_loop(&handle, listener, service, root, max, &counters, &stopping)
         })
     };
-    let why = stop.recv().unwrap_or("stop channel closed");
-    log::info!("serve: stopping ({why})");
+    let outcome = wait_for_stop(&stop, &rt);
+    log::info!("serve: stopping ({outcome:?})");
     stopping.store(true, Ordering::Relaxed);
     let _ = acceptor.join();
     let stats = rt.stats();
@@ -106,7 +108,7 @@ pub fn run(args: ServeArgs) -> Result<i32, AppError> {
             ("link", link_counters(&link)),
         ],
     );
-    Ok(0)
+    outcome.map(|_| 0)
 }
 
 fn accept_loop(
@@ -146,7 +148,13 @@ fn accept_loop(
                     Service::Echo => echo(&stream, &counters),
                     Service::Discard => discard(&stream, &counters),
                     Service::Chargen => chargen(&stream, &counters),
-                    Service::Http => serve_http(&stream, &root, &counters),
+                    Service::Http => {
+                        // An idle keep-alive client (or one that stopped reading) must not
+                        // hold its thread forever.
+                        let _ = stream.set_read_timeout(Some(HTTP_IDLE_TIMEOUT));
+                        let _ = stream.set_write_timeout(Some(HTTP_IDLE_TIMEOUT));
+                        serve_http(&stream, &root, &counters)
+                    }
                 };
                 if let Err(e) = r {
                     log::debug!("client {peer}: {e}");
@@ -233,6 +241,8 @@ pub fn serve_http(stream: &TcpStream, root: &Path, counters: &ServeCounters) -> 
         let req = match http::read_request(&mut reader) {
             Ok(r) => r,
             Err(HttpError::Closed) => return Ok(()),
+            // The idle timeout between requests: close quietly, as servers do.
+            Err(HttpError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(HttpError::Io(e)) => return Err(e),
             Err(e) => {
                 log::debug!("bad request: {e}");

@@ -7,6 +7,7 @@
 use smoltcp::wire::EthernetAddress;
 
 use super::OutDatagram;
+use crate::pool::BufPool;
 
 /// A datagram being sent in pieces.
 #[derive(Debug)]
@@ -69,7 +70,12 @@ impl Fragmenter {
 
     /// Run `emit` on the next fragment and advance; finish the datagram after its last one.
     /// Returns what `emit` returned, or `None` when idle.
-    pub fn next<R>(&mut self, mtu: usize, emit: impl FnOnce(&Fragment<'_>) -> R) -> Option<R> {
+    pub fn next<R>(
+        &mut self,
+        mtu: usize,
+        pool: &mut BufPool,
+        emit: impl FnOnce(&Fragment<'_>) -> R,
+    ) -> Option<R> {
         let cur = self.current.as_mut()?;
         let chunk = fragment_payload(mtu);
         let total = cur.dgram.payload.len();
@@ -85,7 +91,9 @@ impl Fragmenter {
         let r = emit(&frag);
         cur.offset = end;
         if end >= total {
-            self.current = None;
+            if let Some(done) = self.current.take() {
+                pool.give(done.dgram.payload);
+            }
         }
         Some(r)
     }
@@ -111,9 +119,12 @@ mod tests {
             payload: (0..3000u32).map(|i| i as u8).collect(),
         };
         let mut f = Fragmenter::default();
+        let mut pool = BufPool::new(1);
         f.start(dgram, EthernetAddress::BROADCAST, 7);
         let mut seen = Vec::new();
-        while let Some((off, more, len)) = f.next(1006, |fr| (fr.offset, fr.more, fr.data.len())) {
+        while let Some((off, more, len)) =
+            f.next(1006, &mut pool, |fr| (fr.offset, fr.more, fr.data.len()))
+        {
             seen.push((off, more, len));
         }
         assert_eq!(

@@ -16,6 +16,7 @@ use core::net::Ipv4Addr;
 
 use crate::config::Ipv4Config;
 use crate::event::DropReason;
+use crate::pool::BufPool;
 use crate::time::Instant;
 
 /// Identity of a datagram being reassembled (RFC 791 §3.2).
@@ -66,6 +67,19 @@ struct Slot {
     deadline: Instant,
 }
 
+/// One received fragment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Piece<'a> {
+    /// Its IP header (kept from fragment zero for ICMP quotes).
+    pub header: &'a [u8],
+    /// Fragment offset in bytes.
+    pub offset: usize,
+    /// The MF flag.
+    pub more: bool,
+    /// Its payload.
+    pub data: &'a [u8],
+}
+
 /// A reassembled datagram.
 #[derive(Debug)]
 pub(crate) struct Complete {
@@ -102,6 +116,8 @@ pub(crate) struct Reassembler {
     slots: Vec<Slot>,
     bytes: usize,
     cfg: Ipv4Config,
+    /// Hole lists of finished datagrams, reused so steady traffic does not allocate.
+    spare_holes: Vec<Vec<(usize, usize)>>,
 }
 
 impl Reassembler {
@@ -110,6 +126,7 @@ impl Reassembler {
             slots: Vec::new(),
             bytes: 0,
             cfg: cfg.clone(),
+            spare_holes: Vec::new(),
         }
     }
 
@@ -125,25 +142,34 @@ impl Reassembler {
     }
 
     fn remove(&mut self, i: usize) -> Slot {
-        let slot = self.slots.swap_remove(i);
+        let mut slot = self.slots.swap_remove(i);
         self.bytes -= slot.data.len();
+        if self.spare_holes.len() < self.cfg.reassembly_max_datagrams {
+            let mut holes = core::mem::take(&mut slot.holes);
+            holes.clear();
+            self.spare_holes.push(holes);
+        }
         slot
     }
 
-    /// Feed one fragment: `offset` in bytes, `more` = MF flag, `header` its IP header.
+    /// Feed one fragment of the datagram `key`.
     pub fn insert(
         &mut self,
+        pool: &mut BufPool,
         now: Instant,
         key: Key,
-        header: &[u8],
-        offset: usize,
-        more: bool,
-        frag: &[u8],
+        piece: Piece<'_>,
     ) -> Outcome {
+        let Piece {
+            header,
+            offset,
+            more,
+            data: frag,
+        } = piece;
         let (start, end) = (offset, offset + frag.len());
         if end > self.cfg.reassembly_max_datagram {
             if let Some(i) = self.slots.iter().position(|s| s.key == key) {
-                self.remove(i);
+                pool.give(self.remove(i).data);
             }
             return Outcome::Dropped(DropReason::ReassemblyTooBig);
         }
@@ -161,12 +187,16 @@ impl Reassembler {
                     // Evict the oldest incomplete datagram: under a flood of bogus fragments
                     // this keeps room for new, legitimate ones.
                     let oldest = self.oldest().unwrap_or(0);
-                    self.remove(oldest);
+                    pool.give(self.remove(oldest).data);
                 }
                 self.slots.push(Slot {
                     key,
-                    data: Vec::new(),
-                    holes: vec![(0, INFINITY)],
+                    data: pool.take(0),
+                    holes: {
+                        let mut h = self.spare_holes.pop().unwrap_or_default();
+                        h.push((0, INFINITY));
+                        h
+                    },
                     total: None,
                     first: None,
                     deadline: now + self.cfg.reassembly_timeout,
@@ -183,7 +213,7 @@ impl Reassembler {
             (true, None) => false,
         };
         if bad_total {
-            self.remove(i);
+            pool.give(self.remove(i).data);
             return Outcome::Dropped(DropReason::ReassemblyInconsistent);
         }
         let Some(h) = slot
@@ -196,7 +226,7 @@ impl Reassembler {
             if covered && end <= slot.data.len() && slot.data[start..end] == *frag {
                 return Outcome::Duplicate;
             }
-            self.remove(i);
+            pool.give(self.remove(i).data);
             return Outcome::Dropped(DropReason::ReassemblyOverlap);
         };
         let growth = end.saturating_sub(slot.data.len());
@@ -205,12 +235,12 @@ impl Reassembler {
             while self.bytes + growth > self.cfg.reassembly_max_bytes {
                 match self.oldest_except(&key) {
                     Some(j) => {
-                        self.remove(j);
+                        pool.give(self.remove(j).data);
                     }
                     None => {
                         let i = self.slots.iter().position(|s| s.key == key).unwrap_or(0);
                         if self.slots[i].data.is_empty() {
-                            self.remove(i);
+                            pool.give(self.remove(i).data);
                         }
                         return Outcome::Dropped(DropReason::ReassemblyMemFull);
                     }
@@ -234,7 +264,7 @@ impl Reassembler {
             }
         }
         if slot.holes.len() > self.cfg.reassembly_max_holes {
-            self.remove(i);
+            pool.give(self.remove(i).data);
             return Outcome::Dropped(DropReason::ReassemblyTooManyHoles);
         }
         if growth > 0 {
@@ -275,11 +305,17 @@ impl Reassembler {
     }
 
     /// Discard every datagram whose deadline has passed, reporting each to `on_expired`.
-    pub fn expire(&mut self, now: Instant, mut on_expired: impl FnMut(Expired)) {
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        pool: &mut BufPool,
+        mut on_expired: impl FnMut(Expired),
+    ) {
         let mut i = 0;
         while i < self.slots.len() {
             if self.slots[i].deadline <= now {
                 let slot = self.remove(i);
+                pool.give(slot.data);
                 on_expired(Expired {
                     key: slot.key,
                     first: slot.first,
@@ -294,6 +330,7 @@ impl Reassembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pool::BufPool;
     use crate::time::Duration;
 
     fn key(ident: u16) -> Key {
@@ -316,21 +353,62 @@ mod tests {
     #[test]
     fn rfc815_out_of_order_fragments_complete() {
         let mut r = Reassembler::new(&cfg());
+        let mut pool = BufPool::new(4);
         let data: Vec<u8> = (0..100u8).collect();
         let t = Instant::ZERO;
         assert!(matches!(
-            r.insert(t, key(1), &[], 80, false, &data[80..]),
+            r.insert(
+                &mut pool,
+                t,
+                key(1),
+                Piece {
+                    header: &[],
+                    offset: 80,
+                    more: false,
+                    data: &data[80..]
+                }
+            ),
             Outcome::Incomplete
         ));
         assert!(matches!(
-            r.insert(t, key(1), &[], 40, true, &data[40..80]),
+            r.insert(
+                &mut pool,
+                t,
+                key(1),
+                Piece {
+                    header: &[],
+                    offset: 40,
+                    more: true,
+                    data: &data[40..80]
+                }
+            ),
             Outcome::Incomplete
         ));
         assert!(matches!(
-            r.insert(t, key(1), &[], 40, true, &data[40..80]),
+            r.insert(
+                &mut pool,
+                t,
+                key(1),
+                Piece {
+                    header: &[],
+                    offset: 40,
+                    more: true,
+                    data: &data[40..80]
+                }
+            ),
             Outcome::Duplicate
         ));
-        match r.insert(t, key(1), &[0x45; 20], 0, true, &data[..40]) {
+        match r.insert(
+            &mut pool,
+            t,
+            key(1),
+            Piece {
+                header: &[0x45; 20],
+                offset: 0,
+                more: true,
+                data: &data[..40],
+            },
+        ) {
             Outcome::Complete(c) => {
                 assert_eq!(c.payload, data);
                 assert_eq!(c.quote.len, 28);
@@ -344,13 +422,34 @@ mod tests {
     #[test]
     fn overlapping_fragment_drops_datagram() {
         let mut r = Reassembler::new(&cfg());
+        let mut pool = BufPool::new(4);
         let t = Instant::ZERO;
         assert!(matches!(
-            r.insert(t, key(1), &[], 0, true, &[1; 16]),
+            r.insert(
+                &mut pool,
+                t,
+                key(1),
+                Piece {
+                    header: &[],
+                    offset: 0,
+                    more: true,
+                    data: &[1; 16]
+                }
+            ),
             Outcome::Incomplete
         ));
         assert!(matches!(
-            r.insert(t, key(1), &[], 8, true, &[2; 16]),
+            r.insert(
+                &mut pool,
+                t,
+                key(1),
+                Piece {
+                    header: &[],
+                    offset: 8,
+                    more: true,
+                    data: &[2; 16]
+                }
+            ),
             Outcome::Dropped(DropReason::ReassemblyOverlap)
         ));
         assert_eq!(r.len(), 0);
@@ -360,18 +459,49 @@ mod tests {
     #[test]
     fn rfc791_total_length_must_agree() {
         let mut r = Reassembler::new(&cfg());
+        let mut pool = BufPool::new(4);
         let t = Instant::ZERO;
         assert!(matches!(
-            r.insert(t, key(1), &[], 16, false, &[1; 8]),
+            r.insert(
+                &mut pool,
+                t,
+                key(1),
+                Piece {
+                    header: &[],
+                    offset: 16,
+                    more: false,
+                    data: &[1; 8]
+                }
+            ),
             Outcome::Incomplete
         ));
         assert!(matches!(
-            r.insert(t, key(1), &[], 32, false, &[1; 8]),
+            r.insert(
+                &mut pool,
+                t,
+                key(1),
+                Piece {
+                    header: &[],
+                    offset: 32,
+                    more: false,
+                    data: &[1; 8]
+                }
+            ),
             Outcome::Dropped(DropReason::ReassemblyInconsistent)
         ));
         // Non-last fragments must be multiples of 8 octets.
         assert!(matches!(
-            r.insert(t, key(2), &[], 0, true, &[1; 7]),
+            r.insert(
+                &mut pool,
+                t,
+                key(2),
+                Piece {
+                    header: &[],
+                    offset: 0,
+                    more: true,
+                    data: &[1; 7]
+                }
+            ),
             Outcome::Dropped(DropReason::ReassemblyInconsistent)
         ));
     }
@@ -379,21 +509,35 @@ mod tests {
     #[test]
     fn bounded_by_memory_and_count() {
         let mut r = Reassembler::new(&cfg());
+        let mut pool = BufPool::new(4);
         let t = Instant::ZERO;
         for id in 0..10 {
             let _ = r.insert(
+                &mut pool,
                 t + Duration::from_millis(id as u64),
                 key(id),
-                &[],
-                0,
-                true,
-                &[0; 1024],
+                Piece {
+                    header: &[],
+                    offset: 0,
+                    more: true,
+                    data: &[0; 1024],
+                },
             );
             assert!(r.bytes() <= 4096);
             assert!(r.len() <= 2);
         }
         assert!(matches!(
-            r.insert(t, key(99), &[], 8192, true, &[0; 8]),
+            r.insert(
+                &mut pool,
+                t,
+                key(99),
+                Piece {
+                    header: &[],
+                    offset: 8192,
+                    more: true,
+                    data: &[0; 8]
+                }
+            ),
             Outcome::Dropped(DropReason::ReassemblyMemFull)
         ));
         assert!(r.bytes() <= 4096);
@@ -402,14 +546,35 @@ mod tests {
     #[test]
     fn rfc1122_3_3_2_timeout_reports_first_fragment() {
         let mut r = Reassembler::new(&cfg());
+        let mut pool = BufPool::new(4);
         let t = Instant::ZERO;
-        let _ = r.insert(t, key(1), &[0x45; 20], 0, true, &[0; 8]);
-        let _ = r.insert(t, key(2), &[0x45; 20], 8, true, &[0; 8]);
+        let _ = r.insert(
+            &mut pool,
+            t,
+            key(1),
+            Piece {
+                header: &[0x45; 20],
+                offset: 0,
+                more: true,
+                data: &[0; 8],
+            },
+        );
+        let _ = r.insert(
+            &mut pool,
+            t,
+            key(2),
+            Piece {
+                header: &[0x45; 20],
+                offset: 8,
+                more: true,
+                data: &[0; 8],
+            },
+        );
         assert_eq!(r.poll_timeout(), Some(t + cfg().reassembly_timeout));
         let mut got = Vec::new();
-        r.expire(t + Duration::from_secs(1), |e| got.push(e));
+        r.expire(t + Duration::from_secs(1), &mut pool, |e| got.push(e));
         assert!(got.is_empty());
-        r.expire(t + cfg().reassembly_timeout, |e| got.push(e));
+        r.expire(t + cfg().reassembly_timeout, &mut pool, |e| got.push(e));
         assert_eq!(got.len(), 2);
         let first = got.iter().find(|e| e.key.ident == 1).unwrap();
         assert!(first.first.is_some());

@@ -114,6 +114,8 @@ pub(crate) struct Conn {
     pub(super) last_send: Option<Instant>,
     pub(super) cc: Box<dyn CongestionControl>,
     pub(super) dupacks: u32,
+    /// Extra window granted by RFC 3042 Limited Transmit (bytes).
+    pub(super) limited_transmit: u32,
     pub(super) timers: TimerTable,
     pub(super) nodelay: bool,
     pub(super) keepalive: Option<Duration>,
@@ -189,6 +191,7 @@ impl Conn {
             last_send: None,
             cc: congestion::build(&cfg.congestion, super::options::DEFAULT_MSS as u32),
             dupacks: 0,
+            limited_transmit: 0,
             timers: TimerTable::default(),
             nodelay: !cfg.nagle,
             keepalive: cfg.keepalive,

@@ -327,7 +327,13 @@ impl Conn {
                 mss: self.mss,
             };
             let before = (self.cc.cwnd(), self.cc.ssthresh());
+            if self.dupacks <= 2 && !self.cc.in_recovery() {
+                // RFC 3042 (Limited Transmit): the first two duplicate ACKs may each release
+                // one new segment beyond cwnd, so a small window can still collect three.
+                self.limited_transmit = self.dupacks * self.mss;
+            }
             if self.cc.on_dup_ack(&s, self.dupacks) {
+                self.limited_transmit = 0;
                 env.counters.fast_retransmits += 1;
                 self.rtt_probe = None;
                 self.rexmit_head = Some(RetransmitReason::FastRetransmit);
@@ -390,6 +396,7 @@ impl Conn {
         self.info.bytes_acked += data_acked as u64;
         self.retransmits = 0;
         self.dupacks = 0;
+        self.limited_transmit = 0;
         // RTT sample (RFC 6298 §3, Karn: the probe was cleared on any retransmission).
         if let Some((end, sent)) = self.rtt_probe {
             if ack >= end {

@@ -200,7 +200,9 @@ impl Conn {
                 }
             }
         }
-        let wnd = self.snd_wnd.min(self.cc.cwnd());
+        let wnd = self
+            .snd_wnd
+            .min(self.cc.cwnd().saturating_add(self.limited_transmit));
         let usable = wnd.saturating_sub(in_flight);
         let len = avail.min(usable).min(mss);
         let is_resend = self.snd_nxt < self.snd_max;

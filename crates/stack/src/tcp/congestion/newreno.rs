@@ -53,10 +53,11 @@ impl CongestionControl for NewReno {
     fn on_ack(&mut self, s: &AckSample) -> bool {
         if self.in_recovery {
             if s.ack >= self.recover {
-                // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window,
-                // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
-                let flight_after = s.flight.saturating_sub(s.bytes_acked);
-                self.cwnd = self.ssthresh.min(flight_after.max(s.mss) + s.mss);
+                // RFC 6582 §3.2 step 3 (full acknowledgment), second option: cwnd = ssthresh.
+                // (The first option, min(ssthresh, FlightSize + SMSS), collapses the window
+                // to a couple of segments when the full ACK drains the flight, so the next loss
+                // cannot produce three duplicate ACKs and costs a timeout.)
+                self.cwnd = self.ssthresh;
                 self.in_recovery = false;
                 self.ca_acked = 0;
                 return false;
@@ -196,7 +197,7 @@ mod tests {
         // Full ACK.
         assert!(!c.on_ack(&s(10_000, 8000, 8000, 10_000)));
         assert!(!c.in_recovery());
-        assert_eq!(c.cwnd(), 2000, "min(ssthresh, max(flight, SMSS) + SMSS)");
+        assert_eq!(c.cwnd(), 5000, "deflated to ssthresh");
     }
 
     /// RFC 6582 §3.2 step 2: dup ACKs not covering "recover" after an RTO don't re-enter.

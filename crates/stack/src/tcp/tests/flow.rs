@@ -256,3 +256,26 @@ fn rfc5681_4_1_restart_after_idle() {
         }
     )));
 }
+
+/// RFC 3042 (Limited Transmit): each of the first two duplicate ACKs releases one new segment
+/// beyond cwnd.
+#[test]
+fn rfc3042_limited_transmit() {
+    let mut s = Script::new(&TcpConfig::default());
+    let c = s.establish_passive(); // MSS 1000, IW 4000
+    s.host.tcp.send(s.now, c, &[3; 10_000]).unwrap();
+    let mut n = 0;
+    while s.recv().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 4, "initial window");
+    s.send(S::new(N, 5001, Some(10_001)));
+    let r = s.recv().expect("first dup ACK releases a segment");
+    assert_eq!(r.seq, 14_001);
+    s.recv_nothing();
+    s.send(S::new(N, 5001, Some(10_001)));
+    assert_eq!(s.recv().expect("second one too").seq, 15_001);
+    s.recv_nothing();
+    s.send(S::new(N, 5001, Some(10_001)));
+    assert_eq!(s.recv().expect("third: fast retransmit").seq, 10_001);
+}

@@ -371,3 +371,29 @@ fn clean_bulk_transfer_no_retransmissions() {
         p.delivered
     );
 }
+
+/// Loss recovery quality at 5% random loss both ways (RFC 3042 Limited Transmit, RFC 6582
+/// full-ACK deflation to ssthresh): most losses are repaired by fast retransmit, few by
+/// timeout, and 2 MB cross in a bounded virtual time.
+#[test]
+fn rfc3042_rfc6582_recovery_mostly_avoids_timeouts() {
+    let cfg = TcpConfig::default();
+    let mut p = Pair::new(&cfg, 3);
+    p.latency = Duration::from_micros(100);
+    p.impair = Impair {
+        loss: 5.0,
+        dup: 0.0,
+        reorder: 0.0,
+    };
+    let data = pattern(2_000_000, 3);
+    let start = p.now;
+    let f = transfer(&mut p, data.clone(), Duration::from_secs(600));
+    assert!(f.received == data);
+    let st = &p.b.stats.tcp;
+    assert!(st.rto_expirations * 4 < st.fast_retransmits, "{st:?}");
+    assert!(
+        p.now - start < Duration::from_secs(4),
+        "{:?}",
+        p.now - start
+    );
+}

@@ -2,39 +2,37 @@
 //!
 //! The loop sleeps in `ppoll(2)` on the link's descriptor and on a waker eventfd, with the
 //! timeout set to the earliest of the stack's and the link's deadlines, so an idle runtime costs
-//! nothing. Each wake-up it: drains the link in batches into [`Stack::handle_frame`], runs due
-//! timers, sends everything [`Stack::poll_transmit`] produces, renders events for `--trace`, and
-//! wakes socket callers blocked on the condition variable (the stack's call order, see
-//! `tcplab_stack`'s crate docs).
+//! nothing. Each wake-up it: runs the link's timers, drains the link in batches into
+//! [`Stack::handle_frame`], runs the stack's due timers, sends everything
+//! [`Stack::poll_transmit`] produces, renders events for `--trace`, and wakes the blocked
+//! callers whose [`Interest`] became ready (the stack's call order, see `tcplab_stack`'s crate
+//! docs).
 //!
 //! Socket calls (`crate::net`) do not round-trip through a command channel: they lock the
 //! stack, make their call with a `now` read under the same lock (so time never goes backwards
-//! between callers), and wake the loop through the eventfd so it transmits what the call
-//! produced. Only the loop thread touches the link. This halves the context switches per
-//! `read`/`write` compared with a request/reply channel, and a blocked caller simply waits on
-//! the condition variable until the loop has handled input.
+//! between callers), and leave the transmission to the loop, waking it through the eventfd
+//! only if it sleeps. Only the loop thread touches the link, and it sends frames without
+//! holding the lock. Compared with a request/reply channel this saves two context switches per
+//! `read`/`write`; a blocked caller waits on its own condition variable until the loop finds
+//! its interest ready.
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use tcplab_link::{Batch, Link, LinkError, MAX_FRAME};
+use tcplab_link::Link;
 use tcplab_stack::icmp::PingEvent;
 use tcplab_stack::{ConnHandle, Instant, ListenerHandle, Stack, Stats, TcpState, UdpHandle};
 
-use crate::sys::{self, EventFd};
+use crate::sys::EventFd;
+
+mod event_loop;
+
 use crate::trace::{Sink, Tracer};
-
-/// Receive batches handled per loop iteration before transmitting and checking timers again,
-/// so a flood on the link cannot starve timers or socket callers.
-const MAX_BATCHES_PER_ITERATION: usize = 8;
-
-/// Longest sleep when the link has no descriptor to wait on (it is then polled).
-const FDLESS_LINK_POLL: StdDuration = StdDuration::from_millis(1);
+use event_loop::event_loop;
 
 /// How a runtime is set up.
 #[derive(Debug, Clone)]
@@ -74,6 +72,10 @@ pub struct Core {
     next_waiter: u64,
     /// `tcp.established` when waiters were last checked (see [`Interest::TcpAccept`]).
     established_seen: u64,
+    /// The loop is (about to be) asleep in `ppoll`: a caller with new work must wake it.
+    loop_asleep: bool,
+    /// A caller left work while the loop was awake: the loop runs again before sleeping.
+    pending: bool,
     /// Ping results taken from the stack for another identifier than the caller's, kept for
     /// their owner (bounded by `net::ping`).
     pub ping_stash: VecDeque<PingEvent>,
@@ -107,6 +109,19 @@ struct Waiter {
 }
 
 impl Core {
+    /// Record that a caller changed the stack; returns whether the caller must wake the loop.
+    /// A loop that is awake will see `pending` before it sleeps, which saves an eventfd write
+    /// and a futile wake-up per `read`/`write` during bulk transfers.
+    fn note_work(&mut self) -> bool {
+        if self.loop_asleep {
+            self.loop_asleep = false;
+            true
+        } else {
+            self.pending = true;
+            false
+        }
+    }
+
     /// Collect the condition variables of waiters that can make progress now.
     fn ready_waiters(&mut self, out: &mut Vec<Arc<Condvar>>) {
         out.clear();
@@ -181,6 +196,8 @@ impl Runtime {
                 waiters: Vec::new(),
                 next_waiter: 0,
                 established_seen: 0,
+                loop_asleep: false,
+                pending: false,
                 ping_stash: VecDeque::new(),
             }),
             waker: EventFd::new()?,
@@ -268,8 +285,11 @@ impl Handle {
         }
         let now = core.now();
         let v = f(&mut core.stack, now);
+        let wake = core.note_work();
         drop(core);
-        self.shared.waker.wake();
+        if wake {
+            self.shared.waker.wake();
+        }
         Ok(v)
     }
 
@@ -329,8 +349,9 @@ impl Handle {
         if let Some((id, _)) = slot {
             core.waiters.retain(|w| w.id != id);
         }
+        let wake = result.is_ok() && core.note_work();
         drop(core);
-        if result.is_ok() {
+        if wake {
             self.shared.waker.wake();
         }
         result
@@ -347,296 +368,5 @@ impl Handle {
     }
 }
 
-/// Frames taken from the stack under the lock and sent after releasing it, so socket callers
-/// can use the stack while the loop is in `send(2)`.
-const TX_BATCH: usize = 32;
-
-/// The event loop's own state (only the loop thread touches the link).
-struct EventLoop<'a> {
-    shared: &'a Shared,
-    link: Box<dyn Link>,
-    rx: Batch,
-    tx: Batch,
-    tracer: Option<Tracer>,
-    ready: Vec<Arc<Condvar>>,
-}
-
-/// The event loop; runs until [`Handle::stop`] or a fatal link error, and returns the link's
-/// counters.
-fn event_loop(
-    shared: &Shared,
-    link: Box<dyn Link>,
-    batch_frames: usize,
-    tracer: Option<Tracer>,
-) -> Vec<(&'static str, u64)> {
-    let mut el = EventLoop {
-        shared,
-        link,
-        rx: Batch::new(batch_frames, MAX_FRAME),
-        tx: Batch::new(TX_BATCH, MAX_FRAME),
-        tracer,
-        ready: Vec::new(),
-    };
-    if el.tracer.is_some() {
-        el.lock().stack.set_events(true);
-    }
-    let waker_fd: RawFd = shared.waker.as_raw_fd();
-    let link_fd = el.link.raw_fd();
-    let fds: Vec<RawFd> = std::iter::once(waker_fd).chain(link_fd).collect();
-    loop {
-        // Sleep until the link is readable, a caller woke us, or the next deadline.
-        let timeout = {
-            let mut core = el.lock();
-            if core.stopped.is_some() {
-                break;
-            }
-            let now = core.now();
-            let deadline = match (core.stack.poll_timeout(), el.link.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let t = deadline.map(|d| {
-                StdDuration::from_nanos(d.saturating_duration_since(now).as_nanos() as u64)
-            });
-            match (t, link_fd) {
-                (t, Some(_)) => t,
-                (Some(t), None) => Some(t.min(FDLESS_LINK_POLL)),
-                (None, None) => Some(FDLESS_LINK_POLL),
-            }
-        };
-        if let Err(e) = sys::wait_readable(&fds, timeout) {
-            log::error!("{}: poll failed: {e}", shared.name);
-            stop_with(shared, format!("poll failed: {e}"));
-            break;
-        }
-        shared.waker.drain();
-        shared.iterations.fetch_add(1, Ordering::Relaxed);
-        if !el.iteration() {
-            break;
-        }
-    }
-    el.link.counters()
-}
-
-type Guard<'a> = MutexGuard<'a, Core>;
-
-impl<'a> EventLoop<'a> {
-    fn lock(&self) -> Guard<'a> {
-        self.shared.core.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// One wake-up's work; returns false when the loop must end.
-    fn iteration(&mut self) -> bool {
-        let core = self.lock();
-        if core.stopped.is_some() {
-            return false;
-        }
-        let (mut core, r) = self.process(core);
-        if let Some(t) = self.tracer.as_mut() {
-            while let Some(ev) = core.stack.poll_event() {
-                t.event(&ev);
-            }
-        }
-        if let Err(e) = &r {
-            let name = self.link.name();
-            if matches!(e, LinkError::Closed) {
-                log::info!("{}: link {name} closed", self.shared.name);
-            } else {
-                log::error!("{}: link {name} failed: {e}", self.shared.name);
-            }
-            core.stopped = Some(format!("link {name} failed: {e}"));
-        }
-        core.ready_waiters(&mut self.ready);
-        drop(core);
-        self.ready.drain(..).for_each(|cv| cv.notify_all());
-        r.is_ok()
-    }
-
-    /// Link timers, received frames, stack timers, and transmission, in the stack's call order.
-    fn process(&mut self, mut core: Guard<'a>) -> (Guard<'a>, Result<(), LinkError>) {
-        let now = core.now();
-        if self.link.poll_timeout().is_some_and(|d| d <= now) {
-            // Wrappers (impairment) release delayed frames here, for `recv` below.
-            if let Err(e) = self.link.handle_timeout(now) {
-                return (core, Err(e));
-            }
-        }
-        for _ in 0..MAX_BATCHES_PER_ITERATION {
-            let now = core.now();
-            let n = match self.link.recv(now, &mut self.rx) {
-                Ok(n) => n,
-                Err(e) => return (core, Err(e)),
-            };
-            for frame in self.rx.iter() {
-                core.stack.handle_frame(now, frame);
-            }
-            // Answer (ACKs) before reading more, and let readers at the data meanwhile.
-            let (c, r) = self.transmit(core);
-            core = c;
-            if r.is_err() || n < self.rx.capacity() {
-                if r.is_err() {
-                    return (core, r);
-                }
-                break;
-            }
-        }
-        let now = core.now();
-        if core.stack.poll_timeout().is_some_and(|d| d <= now) {
-            core.stack.handle_timeout(now);
-        }
-        self.transmit(core)
-    }
-
-    /// Send everything the stack has to send, in batches taken under the lock and sent
-    /// without it, so socket callers can use the stack while the loop is in `send(2)`.
-    fn transmit(&mut self, mut core: Guard<'a>) -> (Guard<'a>, Result<(), LinkError>) {
-        loop {
-            // Re-read the clock after (re-)locking: callers may have used a later time.
-            let now = core.now();
-            self.tx.clear();
-            while let Some(buf) = self.tx.next_buf() {
-                match core.stack.poll_transmit(now, buf) {
-                    Some(len) => self.tx.commit(len),
-                    None => break,
-                }
-            }
-            if self.tx.is_empty() {
-                return (core, Ok(()));
-            }
-            let more = self.tx.is_full();
-            core.ready_waiters(&mut self.ready);
-            drop(core);
-            self.ready.drain(..).for_each(|cv| cv.notify_all());
-            let r = send_all(&mut *self.link, now, &self.tx);
-            core = self.lock();
-            if r.is_err() || !more {
-                return (core, r);
-            }
-        }
-    }
-}
-
-/// Send a batch of frames. A link error that is not transient ends the loop.
-fn send_all(link: &mut dyn Link, now: Instant, frames: &Batch) -> Result<(), LinkError> {
-    for frame in frames.iter() {
-        match link.send(now, frame) {
-            Ok(()) => {}
-            Err(LinkError::Io { op, source }) if is_transient(&source) => {
-                // The kernel's queue is full or the device is briefly down: the frame is lost,
-                // as on a NIC; TCP retransmits.
-                log::debug!("{}: send dropped: {op}: {source}", link.name());
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    ) || matches!(
-        e.raw_os_error(),
-        Some(libc::ENOBUFS) | Some(libc::ENETDOWN) | Some(libc::EIO)
-    )
-}
-
-fn stop_with(shared: &Shared, why: String) {
-    let mut core = shared.core.lock().unwrap_or_else(|p| p.into_inner());
-    core.stopped.get_or_insert(why);
-    for w in &core.waiters {
-        w.cv.notify_all();
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tcplab_link::LinkError;
-    use tcplab_stack::{Config, EthernetAddress};
-
-    /// A link that never receives anything, with a descriptor that never becomes readable.
-    struct Silent(EventFd);
-
-    impl Link for Silent {
-        fn send(&mut self, _: Instant, _: &[u8]) -> Result<(), LinkError> {
-            Ok(())
-        }
-        fn recv(&mut self, _: Instant, batch: &mut Batch) -> Result<usize, LinkError> {
-            batch.clear();
-            Ok(0)
-        }
-        fn raw_fd(&self) -> Option<RawFd> {
-            Some(self.0.as_raw_fd())
-        }
-        fn name(&self) -> String {
-            "silent".into()
-        }
-    }
-
-    fn runtime() -> Runtime {
-        let mac = EthernetAddress([2, 0, 198, 18, 0, 9]);
-        let stack = Stack::new(Config::new(mac, "198.18.0.9".parse().unwrap(), 24)).unwrap();
-        Runtime::start(
-            stack,
-            Box::new(Silent(EventFd::new().unwrap())),
-            RuntimeOptions::default(),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn idle_runtime_sleeps() {
-        let rt = runtime();
-        std::thread::sleep(StdDuration::from_millis(300));
-        // The stack may have a few startup timers (gratuitous ARP); a spinning loop would
-        // count hundreds of thousands of iterations.
-        assert!(
-            rt.loop_iterations() < 20,
-            "{} iterations while idle",
-            rt.loop_iterations()
-        );
-    }
-
-    #[test]
-    fn wait_times_out_and_stop_wakes_waiters() {
-        let rt = runtime();
-        let start = StdInstant::now();
-        let r: io::Result<()> =
-            rt.wait(Some(StdDuration::from_millis(50)), Interest::Any, |_, _| {
-                None
-            });
-        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::TimedOut);
-        assert!(start.elapsed() >= StdDuration::from_millis(49));
-
-        let h = rt.handle();
-        let waiter = std::thread::spawn(move || h.wait(None, Interest::Any, |_, _| None::<()>));
-        std::thread::sleep(StdDuration::from_millis(50));
-        let link_counters = rt.shutdown();
-        assert!(link_counters.is_empty());
-        let err = waiter.join().unwrap().unwrap_err();
-        assert!(err.to_string().contains("stopped"), "{err}");
-    }
-
-    #[test]
-    fn now_never_goes_backwards_across_threads() {
-        let rt = runtime();
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let h = rt.handle();
-                std::thread::spawn(move || {
-                    let mut last = Instant::ZERO;
-                    for _ in 0..1000 {
-                        let now = h.inspect(|c| c.now());
-                        assert!(now >= last);
-                        last = now;
-                    }
-                })
-            })
-            .collect();
-        for t in handles {
-            t.join().unwrap();
-        }
-    }
-}
+mod tests;
