@@ -488,6 +488,10 @@ fn curl_closes_first_and_server_keeps_serving() {
         assert_eq!(sha256_hex(&out.stdout[..100_000]), sha);
         assert_eq!(sha256_hex(&out.stdout[100_000..]), sha);
     }
+    // curl closed first, so curl's side holds TIME-WAIT: our FIN came after (CLOSE-WAIT ->
+    // LAST-ACK on our side, RFC 9293 §3.6), and none of curl's sockets waits in FIN-WAIT-2.
+    wait_kernel_sockets(&ns, "time-wait", "dport = :80", true);
+    wait_kernel_sockets(&ns, "fin-wait-2", "dport = :80", false);
     server.terminate(Duration::from_secs(10));
 }
 
@@ -618,14 +622,19 @@ fn kernel_connect_to_closed_tcplab_port_is_refused_quickly() {
     server.terminate(Duration::from_secs(10));
 }
 
-/// Waits (bounded: 10 s, or 3 s for absence) until the kernel has (`present`) or has no (`!present`) TCP socket
-/// in `state` (an `ss` state name) with local port `port` inside `ns`; panics otherwise.
+/// Waits (bounded: 10 s, or 3 s for absence) until the kernel has (`present`) or has no
+/// (`!present`) TCP socket in `state` (an `ss` state name) with local port `port` inside `ns`;
+/// panics otherwise.
 fn wait_kernel_state(ns: &Netns, state: &str, port: u16, present: bool) {
-    let filter = format!("sport = :{port}");
+    wait_kernel_sockets(ns, state, &format!("sport = :{port}"), present);
+}
+
+/// Like [`wait_kernel_state`] with any `ss` filter (e.g. `dport = :80`).
+fn wait_kernel_sockets(ns: &Netns, state: &str, filter: &str, present: bool) {
     let deadline = Instant::now() + Duration::from_secs(if present { 10 } else { 3 });
     loop {
         let out = ns.run(
-            &["ss", "-Htn", "state", state, &filter],
+            &["ss", "-Htn", "state", state, filter],
             Duration::from_secs(5),
         );
         assert!(out.success(), "ss failed:\n{}", out.describe());
@@ -634,10 +643,10 @@ fn wait_kernel_state(ns: &Netns, state: &str, port: u16, present: bool) {
             return;
         }
         if Instant::now() >= deadline {
-            let all = ns.run(&["ss", "-Htan", &filter], Duration::from_secs(5));
+            let all = ns.run(&["ss", "-Htan", filter], Duration::from_secs(5));
             panic!(
-                "kernel socket on port {port} in {state}: expected {present}, got {found}; \
-                 all sockets on the port:\n{}",
+                "kernel socket ({filter}) in {state}: expected {present}, got {found}; \
+                 all sockets matching:\n{}",
                 all.out()
             );
         }
