@@ -222,7 +222,8 @@ impl TapLink {
     fn write_one(&mut self, head: &[u8], frame: &[u8]) -> Result<Sent, LinkError> {
         loop {
             let r = match &mut self.dev {
-                Dev::Plain(iface) => iface.send(frame),
+                // Plain: the frame alone (`tun-tap`'s `send` is one `write(2)`).
+                Dev::Plain(iface) => sys::write_fd(iface.as_raw_fd(), frame),
                 Dev::Offload(d) => sys::write2_fd(d.fd.as_raw_fd(), head, frame),
             };
             match r {
@@ -438,7 +439,7 @@ impl Link for TapLink {
         };
         while let Some(buf) = batch.next_buf() {
             let size = buf.len();
-            match iface.recv(buf) {
+            match sys::read_fd(iface.as_raw_fd(), buf) {
                 Ok(n) => {
                     if n == size {
                         self.stats.rx_maybe_truncated += 1;
