@@ -555,7 +555,8 @@ mod tests {
     }
 
     /// Root only: the kernel answers our ARP request through a TAP device in a fresh
-    /// namespace, and its reply comes back through `recv` after `poll(2)` on the fd.
+    /// namespace, and its reply comes back through `recv` after `poll(2)` on the fd; with and
+    /// without offloads (which the link switches off again when dropped).
     #[test]
     fn kernel_answers_arp_over_tap() {
         use crate::testutil::*;
@@ -571,26 +572,30 @@ mod tests {
             s.spawn(|| {
                 // Only this thread moves into the namespace; the TAP device is created there.
                 ns.enter();
-                let mut tap = TapLink::open("tltap0").expect("open TAP");
-                assert_eq!(tap.name(), "tltap0");
-                ns.ip("addr add 198.18.77.1/24 dev tltap0");
-                ns.ip("link set tltap0 up");
-                // Nothing queued yet: recv returns at once instead of blocking.
-                let mut batch = Batch::new(4, MAX_FRAME);
-                let _ = tap
-                    .recv(Instant::ZERO, &mut batch)
-                    .expect("non-blocking recv");
-                tap.send(Instant::ZERO, &arp_request(ours, kernel))
-                    .expect("send ARP request");
-                let (ok, seen) = recv_until(&mut tap, StdDuration::from_secs(3), |f| {
-                    parse_arp(f).is_some_and(|a| is_reply_from(&a, kernel))
-                });
-                assert!(
-                    ok,
-                    "no ARP reply from the kernel; saw {} other frames",
-                    seen.len()
-                );
-                assert!(tap.stats().tx_frames == 1 && tap.stats().rx_frames >= 1);
+                for offload in [true, false, true] {
+                    let mut tap =
+                        TapLink::open_with("tltap0", TapConfig { offload }).expect("open TAP");
+                    assert_eq!(tap.name(), "tltap0");
+                    ns.ip("addr replace 198.18.77.1/24 dev tltap0");
+                    ns.ip("link set tltap0 up");
+                    ns.ip("neigh flush dev tltap0");
+                    // Nothing queued yet: recv returns at once instead of blocking.
+                    let mut batch = Batch::new(4, MAX_FRAME);
+                    let _ = tap
+                        .recv(Instant::ZERO, &mut batch)
+                        .expect("non-blocking recv");
+                    tap.send(Instant::ZERO, &arp_request(ours, kernel))
+                        .expect("send ARP request");
+                    let (ok, seen) = recv_until(&mut tap, StdDuration::from_secs(3), |f| {
+                        parse_arp(f).is_some_and(|a| is_reply_from(&a, kernel))
+                    });
+                    assert!(
+                        ok,
+                        "offload {offload}: no ARP reply from the kernel; saw {} other frames",
+                        seen.len()
+                    );
+                    assert!(tap.stats().tx_frames == 1 && tap.stats().rx_frames >= 1);
+                }
             });
         });
     }
