@@ -145,6 +145,10 @@ impl Splitter {
         let tcp = TcpPacket::new_checked(&eth.payload()[ip_hdr_len..ip_len])
             .map_err(|_| RxError::BadGso)?;
         let hdr_len = ETH_LEN + ip_hdr_len + tcp.header_len() as usize;
+        if hdr_len >= ETH_LEN + ip_len {
+            // No payload to segment: nothing the kernel's GSO would send.
+            return Err(RxError::BadGso);
+        }
         Ok(Splitter {
             hdr_len,
             ip_hdr_len,

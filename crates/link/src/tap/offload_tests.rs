@@ -280,6 +280,8 @@ fn bad_super_segments_are_refused() {
     let zero = VnetHdr { gso_size: 0, ..gso };
     assert_eq!(Splitter::new(&f, &zero).unwrap_err(), RxError::BadGso);
     assert_eq!(Splitter::new(&f[..30], &gso).unwrap_err(), RxError::BadGso);
+    let empty = segment(0, 0, &[], TcpControl::None, false, 1);
+    assert_eq!(Splitter::new(&empty, &gso).unwrap_err(), RxError::BadGso);
     // A too-small output buffer yields nothing rather than panicking.
     let mut sp = Splitter::new(&f, &gso).unwrap();
     assert_eq!(sp.next_into(&f, &mut [0u8; 100]), None);
