@@ -257,8 +257,6 @@ fn tcplab_get_from_kernel_http_server_over_tap() {
 /// not pick a 4-tuple and ISN the kernel's TIME-WAIT rejects (RFC 6528 ISNs advance with a
 /// clock; RFC 6056 ephemeral ports), which costs an RST and a 1 s SYN retransmission.
 #[test]
-#[ignore = "known bug, see the ops report: tcplab get/connect can exit before its FIN is \
-            sent (about 1 run in 6), leaving the kernel in FIN-WAIT-2"]
 fn repeated_tcplab_get_runs_reconnect_cleanly() {
     require_root!();
     require_tools!("python3", "tshark");
