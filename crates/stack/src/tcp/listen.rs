@@ -1,6 +1,8 @@
 //! Listening sockets (RFC 9293 §3.10.1 passive OPEN, §3.10.7.2 SEGMENT ARRIVES in LISTEN) with
 //! a real backlog: a bounded SYN queue (connections in SYN-RECEIVED) and a bounded accept queue
-//! (ESTABLISHED, not yet accepted). Many connections share one listening port.
+//! (ESTABLISHED, not yet accepted). Many connections share one listening port. When the SYN
+//! queue is full, SYNs are answered with stateless SYN cookies instead (`syncookie.rs`,
+//! RFC 4987 §3.6).
 
 use std::collections::VecDeque;
 
