@@ -19,8 +19,12 @@ use crate::setup;
 
 /// Largest request body we read and discard to keep a connection alive.
 const MAX_DISCARDED_BODY: u64 = 1 << 20;
-/// How long an HTTP connection may sit idle (no request, or a client not reading).
-const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an HTTP connection may wait for (the next bytes of) a request: short enough that
+/// connections that never send one (slowloris) cannot hold every client slot for long, as
+/// Apache's `RequestReadTimeout header=20` and nginx's `client_header_timeout` do.
+const HTTP_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a client may stop reading a response before the connection is dropped.
+const HTTP_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the accept loop checks whether it should stop.
 const ACCEPT_TICK: Duration = Duration::from_millis(100);
 
@@ -151,8 +155,8 @@ fn accept_loop(
                     Service::Http => {
                         // An idle keep-alive client (or one that stopped reading) must not
                         // hold its thread forever.
-                        let _ = stream.set_read_timeout(Some(HTTP_IDLE_TIMEOUT));
-                        let _ = stream.set_write_timeout(Some(HTTP_IDLE_TIMEOUT));
+                        let _ = stream.set_read_timeout(Some(HTTP_REQUEST_TIMEOUT));
+                        let _ = stream.set_write_timeout(Some(HTTP_WRITE_TIMEOUT));
                         serve_http(&stream, &root, &counters)
                     }
                 };
