@@ -141,6 +141,29 @@ pub enum TcpEvent {
         /// The peer.
         remote: SocketAddrV4,
     },
+    /// A listener answered a SYN with a stateless SYN cookie (RFC 4987 §3.6).
+    SynCookieSent {
+        /// The listener.
+        listener: ListenerHandle,
+        /// The peer.
+        remote: SocketAddrV4,
+    },
+    /// An ACK carried a valid SYN cookie: the connection was created (RFC 4987 §3.6).
+    SynCookieValid {
+        /// The listener.
+        listener: ListenerHandle,
+        /// The peer.
+        remote: SocketAddrV4,
+        /// The new connection.
+        conn: ConnHandle,
+    },
+    /// An ACK to a listener carried no valid SYN cookie (RFC 4987 §3.6); it gets a RST.
+    SynCookieInvalid {
+        /// The listener.
+        listener: ListenerHandle,
+        /// The peer.
+        remote: SocketAddrV4,
+    },
     /// A zero-window probe was sent (RFC 9293 §3.8.6.1).
     WindowProbe {
         /// The connection.
@@ -166,6 +189,9 @@ impl TcpEvent {
             TcpEvent::ChallengeAck { .. } => "RFC 5961 §3.2",
             TcpEvent::ResetSent { .. } => "RFC 9293 §3.10.7.1",
             TcpEvent::SynDropped { .. } => "RFC 9293 §3.10.7.2",
+            TcpEvent::SynCookieSent { .. }
+            | TcpEvent::SynCookieValid { .. }
+            | TcpEvent::SynCookieInvalid { .. } => "RFC 4987 §3.6",
             TcpEvent::WindowProbe { .. } => "RFC 9293 §3.8.6.1",
             TcpEvent::KeepAliveProbe { .. } => "RFC 9293 §3.8.4",
         })
@@ -226,6 +252,25 @@ impl fmt::Display for TcpEvent {
                 write!(
                     f,
                     "tcp listener#{} dropped SYN from {} (queue full)",
+                    listener.0, remote
+                )
+            }
+            TcpEvent::SynCookieSent { listener, remote } => {
+                write!(f, "tcp listener#{} SYN cookie to {}", listener.0, remote)
+            }
+            TcpEvent::SynCookieValid {
+                listener,
+                remote,
+                conn,
+            } => write!(
+                f,
+                "tcp#{} from listener#{} valid SYN cookie from {}",
+                conn.0, listener.0, remote
+            ),
+            TcpEvent::SynCookieInvalid { listener, remote } => {
+                write!(
+                    f,
+                    "tcp listener#{} invalid SYN cookie from {}",
                     listener.0, remote
                 )
             }
@@ -324,6 +369,19 @@ mod tests {
                 remote: a,
             },
             TcpEvent::SynDropped {
+                listener: ListenerHandle(1),
+                remote: a,
+            },
+            TcpEvent::SynCookieSent {
+                listener: ListenerHandle(1),
+                remote: a,
+            },
+            TcpEvent::SynCookieValid {
+                listener: ListenerHandle(1),
+                remote: a,
+                conn,
+            },
+            TcpEvent::SynCookieInvalid {
                 listener: ListenerHandle(1),
                 remote: a,
             },

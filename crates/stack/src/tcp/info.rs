@@ -3,7 +3,7 @@
 
 use core::net::SocketAddrV4;
 
-use super::TcpState;
+use super::{SynCookies, TcpState};
 use crate::time::Duration;
 
 /// TCP settings; every bound has a default.
@@ -41,6 +41,10 @@ pub struct TcpConfig {
     pub max_syn_backlog: usize,
     /// RSTs for segments without a connection waiting to be sent (excess is dropped).
     pub max_pending_rsts: usize,
+    /// When listeners answer SYNs with stateless SYN cookies (RFC 4987 §3.6).
+    pub syncookies: SynCookies,
+    /// Cookie SYN,ACKs waiting to be sent (excess is dropped; the peer retransmits its SYN).
+    pub max_pending_syncookies: usize,
     /// Smallest send MSS we accept from a peer (bounds per-byte overhead, RFC 6691).
     pub min_mss: u16,
     /// Nagle's algorithm on by default (RFC 9293 §3.7.4).
@@ -81,6 +85,8 @@ impl Default for TcpConfig {
             default_backlog: 128,
             max_syn_backlog: 256,
             max_pending_rsts: 64,
+            syncookies: SynCookies::WhenFull,
+            max_pending_syncookies: 64,
             min_mss: 64,
             nagle: true,
             keepalive: None,
@@ -169,4 +175,12 @@ pub struct TcpCounters {
     pub drop_challenge_ack_limit: u64,
     pub icmp_hard_errors: u64,
     pub icmp_soft_errors: u64,
+    /// SYN,ACKs sent with a SYN cookie instead of SYN-RECEIVED state (RFC 4987 §3.6).
+    pub syncookies_sent: u64,
+    /// Handshakes completed from a valid cookie.
+    pub syncookies_valid: u64,
+    /// ACKs to a listener whose cookie check failed (answered with RST, RFC 9293 §3.10.7.2).
+    pub syncookies_invalid: u64,
+    /// Cookie SYN,ACK not sent because `max_pending_syncookies` were already queued.
+    pub drop_syncookie_queue_full: u64,
 }

@@ -1,6 +1,8 @@
 //! Listening sockets (RFC 9293 §3.10.1 passive OPEN, §3.10.7.2 SEGMENT ARRIVES in LISTEN) with
 //! a real backlog: a bounded SYN queue (connections in SYN-RECEIVED) and a bounded accept queue
-//! (ESTABLISHED, not yet accepted). Many connections share one listening port.
+//! (ESTABLISHED, not yet accepted). Many connections share one listening port. When the SYN
+//! queue is full, SYNs are answered with stateless SYN cookies instead (`syncookie.rs`,
+//! RFC 4987 §3.6).
 
 use std::collections::VecDeque;
 
@@ -24,6 +26,8 @@ pub(crate) struct Listener {
     pub accept: VecDeque<ConnHandle>,
     /// Connections in SYN-RECEIVED created by this listener.
     pub syn_count: usize,
+    /// When this listener last answered a SYN with a cookie (RFC 4987 §3.6).
+    pub cookie_sent: Option<Instant>,
 }
 
 impl Tcp {
@@ -53,6 +57,7 @@ impl Tcp {
                 backlog,
                 accept: VecDeque::new(),
                 syn_count: 0,
+                cookie_sent: None,
             },
         );
         self.listen_by_port.insert(local.port(), h);
@@ -124,8 +129,12 @@ impl Tcp {
         if seg.rst {
             return;
         }
-        // Second, an ACK is answered with <SEQ=SEG.ACK><CTL=RST>.
+        // Second, an ACK is answered with <SEQ=SEG.ACK><CTL=RST>, unless it completes a SYN
+        // cookie handshake (RFC 4987 §3.6).
         if let Some(ack) = seg.ack {
+            if self.cookie_check_enabled(now, l) && self.accept_cookie(now, l, local, remote, seg) {
+                return;
+            }
             self.queue_rst(now, local, remote, ack, None);
             return;
         }
@@ -140,6 +149,11 @@ impl Tcp {
         let syn_full = lst.syn_count >= self.config.max_syn_backlog;
         let accept_full = lst.accept.len() >= lst.backlog;
         let conns_full = self.conns.len() >= self.config.max_connections;
+        if !accept_full && !conns_full && self.use_cookie(syn_full) {
+            // RFC 4987 §3.6: answer without keeping state.
+            self.send_cookie(now, l, local, remote, seg);
+            return;
+        }
         if syn_full || accept_full || conns_full {
             if syn_full {
                 self.counters.drop_syn_queue_full += 1;

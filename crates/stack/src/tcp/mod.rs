@@ -12,11 +12,12 @@
 //! | `sack.rs` | SACK scoreboard, hole selection | RFC 2018, RFC 6675 |
 //! | `rtt.rs` | RTO | RFC 6298 |
 //! | `congestion/` | NewReno behind a trait | RFC 5681, RFC 6582 |
+//! | `syncookie.rs` | stateless SYN,ACK when the SYN queue is full | RFC 4987 §3.6 |
 //! | `seq.rs`, `isn.rs`, `options.rs`, `timers.rs` | arithmetic, ISN, options, timers | RFC 9293 §3.4, RFC 6528, RFC 6691, RFC 7323 |
 //! | `event.rs`, `info.rs`, `hash.rs` | trace events, config/statistics, table hashers | |
 //!
 //! Not implemented (see the project notes): urgent data (§3.8.5, URG is ignored), RFC 7323
-//! timestamps/PAWS, SYN cookies, ECN, path MTU discovery, RACK/TLP.
+//! timestamps/PAWS, ECN, path MTU discovery, RACK/TLP.
 //!
 //! CONTRACT with the facade (`stack.rs`); the facade only calls these entry points:
 //! - `Tcp::new(&TcpConfig, seed, mss)`
@@ -52,6 +53,7 @@ mod rtt;
 mod sack;
 mod send;
 pub mod seq;
+mod syncookie;
 mod timers;
 
 #[cfg(test)]
@@ -79,6 +81,8 @@ use input::Segment;
 use isn::IsnGenerator;
 use listen::Listener;
 use seq::Seq;
+pub use syncookie::SynCookies;
+use syncookie::{CookieKey, PendingSynAck};
 pub use timers::Timer;
 
 /// Handle of one TCP connection inside a [`crate::Stack`].
@@ -160,6 +164,10 @@ pub struct Tcp {
     /// (deadline, connection), earliest first; entries are checked against `Conn::scheduled`.
     heap: BinaryHeap<Reverse<(Instant, ConnHandle)>>,
     rsts: VecDeque<PendingRst>,
+    /// Secret for SYN cookies (RFC 4987 §3.6), derived from the seed.
+    cookie_key: CookieKey,
+    /// Cookie SYN,ACKs to send (bounded by `max_pending_syncookies`).
+    synacks: VecDeque<PendingSynAck>,
     counters: TcpCounters,
     events: EventBuf,
     last_now: Instant,
@@ -184,6 +192,8 @@ impl Tcp {
             ready: VecDeque::new(),
             heap: BinaryHeap::new(),
             rsts: VecDeque::new(),
+            cookie_key: CookieKey::new(seed),
+            synacks: VecDeque::new(),
             counters: TcpCounters::default(),
             events: EventBuf::default(),
             last_now: Instant::ZERO,
@@ -373,6 +383,9 @@ impl Tcp {
                     len,
                 });
             }
+        }
+        if let Some(t) = self.poll_synack(out) {
+            return Some(t);
         }
         while let Some(h) = self.ready.pop_front() {
             let Some(c) = self.conns.get_mut(&h) else {

@@ -12,3 +12,4 @@ mod hostile;
 mod reliability;
 mod sack;
 mod states;
+mod syncookie;
