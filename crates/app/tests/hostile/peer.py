@@ -1,0 +1,631 @@
+#!/usr/bin/python3
+"""Hostile TCP/IP peer for tcplab's hostile tests (scapy, Debian's python3-scapy).
+
+Runs inside a test namespace on the kernel side of the TAP device. It speaks from an address
+of its own (198.18.N.3 by default, MAC 02:00:00:00:00:03) that the kernel does not own, so
+the kernel neither answers nor resets what tcplab sends there: this script is the whole peer.
+It answers ARP for its address itself.
+
+Each scenario checks what it can see on the wire and prints one line
+`RESULT {json}` with its observations; the Rust test asserts on them. A failed check inside
+a scenario prints `FAIL: ...` and exits 1. Everything is bounded in packets and seconds.
+
+Usage: peer.py SCENARIO --target 198.18.N.2 [--port P] [--me 198.18.N.3] [--iface tap0]
+"""
+
+import argparse
+import json
+import random
+import select
+import sys
+import time
+
+from scapy.all import (  # noqa: E402  (scapy prints warnings on import; keep them quiet)
+    ARP,
+    ICMP,
+    IP,
+    TCP,
+    UDP,
+    Ether,
+    Raw,
+    conf,
+    fragment,
+)
+from scapy.layers.inet import UDPerror
+
+conf.verb = 0
+ME_MAC = "02:00:00:00:00:03"
+FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", flush=True)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def result(**kw):
+    print("RESULT " + json.dumps(kw), flush=True)
+
+
+class Wire:
+    """Raw frames on the TAP's kernel side: send to tcplab, receive what tcplab sends."""
+
+    def __init__(self, iface, me, target):
+        self.sock = conf.L2socket(iface=iface)
+        self.me, self.target = me, target
+        self.target_mac = None
+        self.resolve()
+
+    def send_l3(self, pkt, src_mac=ME_MAC):
+        self.sock.send(Ether(src=src_mac, dst=self.target_mac) / pkt)
+
+    def send_raw(self, frame_bytes):
+        self.sock.send(Raw(frame_bytes))
+
+    def frames(self, timeout):
+        """Yields frames from tcplab until `timeout` seconds pass; answers ARP for `me`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return
+            p = self.sock.recv()
+            if p is None or not p.haslayer(Ether) or p[Ether].src == ME_MAC:
+                continue
+            if p.haslayer(ARP):
+                a = p[ARP]
+                if a.op == 1 and a.pdst == self.me:
+                    self.sock.send(
+                        Ether(src=ME_MAC, dst=a.hwsrc)
+                        / ARP(op=2, hwsrc=ME_MAC, psrc=self.me, hwdst=a.hwsrc, pdst=a.psrc)
+                    )
+                continue
+            if p.haslayer(IP) and p[IP].src == self.target and p[IP].dst == self.me:
+                yield p
+
+    def resolve(self):
+        for _ in range(10):
+            self.sock.send(
+                Ether(src=ME_MAC, dst="ff:ff:ff:ff:ff:ff")
+                / ARP(op=1, hwsrc=ME_MAC, psrc=self.me, pdst=self.target)
+            )
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([self.sock], [], [], 0.1)
+                if not r:
+                    continue
+                p = self.sock.recv()
+                if p is not None and p.haslayer(ARP) and p[ARP].op == 2 and p[ARP].psrc == self.target:
+                    self.target_mac = p[ARP].hwsrc
+                    return
+        fail(f"no ARP reply from {self.target}")
+
+
+class Conn:
+    """One TCP connection from `me` to tcplab, driven by hand (no window scale, MSS 1460)."""
+
+    def __init__(self, wire, dport, sport=None, win=65535):
+        self.w, self.dport = wire, dport
+        self.sport = sport or random.randint(20000, 60000)
+        self.win = win
+        self.iss = random.randint(0, 2**32 - 1)
+        self.snd_nxt = self.iss
+        self.rcv_nxt = None
+        self.peer_nxt = None  # highest seq+len tcplab sent
+        self.data = bytearray()  # in-order bytes received from tcplab
+        self.log = []  # every TCP segment from tcplab on this connection (for scenarios)
+
+    def ip(self):
+        return IP(src=self.w.me, dst=self.w.target)
+
+    def seg(self, flags, seq=None, ack=None, payload=b"", win=None, options=None, chksum=None):
+        t = TCP(
+            sport=self.sport,
+            dport=self.dport,
+            flags=flags,
+            seq=self.snd_nxt if seq is None else seq % 2**32,
+            ack=(self.rcv_nxt or 0) if ack is None else ack % 2**32,
+            window=self.win if win is None else win,
+            options=options or [],
+        )
+        if chksum is not None:
+            t.chksum = chksum
+        p = self.ip() / t
+        if payload:
+            p = p / Raw(payload)
+        self.w.send_l3(p)
+
+    def open(self, timeout=5.0):
+        self.seg(SYN, ack=0, options=[("MSS", 1460)])
+        for p in self.w.frames(timeout):
+            t = self.mine(p)
+            if t is not None and t.flags & SYN and t.flags & ACK:
+                check(t.ack == (self.iss + 1) % 2**32, f"SYN-ACK acks {t.ack}, want {self.iss + 1}")
+                self.snd_nxt = (self.iss + 1) % 2**32
+                self.rcv_nxt = (t.seq + 1) % 2**32
+                self.peer_nxt = self.rcv_nxt
+                self.seg(ACK)
+                return
+            if t is not None and t.flags & RST:
+                fail("connection refused")
+        fail("no SYN-ACK")
+
+    def mine(self, p):
+        if not p.haslayer(TCP):
+            return None
+        t = p[TCP]
+        if t.sport != self.dport or t.dport != self.sport:
+            return None
+        self.log.append((time.monotonic(), int(t.flags), t.seq, t.ack, len(bytes(t.payload)), t.window))
+        return t
+
+    def pump(self, timeout, ack=True, stop=None, ack_win=None):
+        """Receives for `timeout` s: in-order data is appended and (with `ack`) acknowledged.
+        Returns early when `stop(conn)` is true. Returns the segments seen."""
+        seen = []
+        for p in self.w.frames(timeout):
+            t = self.mine(p)
+            if t is None:
+                continue
+            seen.append(t)
+            payload = bytes(t.payload)
+            end = (t.seq + len(payload) + (1 if t.flags & FIN else 0)) % 2**32
+            if self.peer_nxt is None or seq_gt(end, self.peer_nxt):
+                self.peer_nxt = end
+            if payload and t.seq == self.rcv_nxt:
+                self.data += payload
+                self.rcv_nxt = (self.rcv_nxt + len(payload)) % 2**32
+            elif payload and seq_lt(t.seq, self.rcv_nxt) and seq_gt(t.seq + len(payload), self.rcv_nxt):
+                cut = (self.rcv_nxt - t.seq) % 2**32
+                self.data += payload[cut:]
+                self.rcv_nxt = (t.seq + len(payload)) % 2**32
+            if t.flags & FIN and (t.seq + len(payload)) % 2**32 == self.rcv_nxt:
+                self.rcv_nxt = (self.rcv_nxt + 1) % 2**32
+            if ack and (payload or t.flags & FIN):
+                self.seg(ACK, win=ack_win)
+            if stop and stop(self):
+                break
+        return seen
+
+    def send(self, payload):
+        self.seg(PSH | ACK, payload=payload)
+        self.snd_nxt = (self.snd_nxt + len(payload)) % 2**32
+
+    def echo_check(self, payload, timeout=5.0):
+        """Sends `payload` to an echo server and checks it comes back exactly."""
+        start = len(self.data)
+        self.send(payload)
+        self.pump(timeout, stop=lambda c: len(c.data) >= start + len(payload))
+        got = bytes(self.data[start:])
+        check(got == payload, f"echo returned {got[:80]!r}, want {payload[:80]!r}")
+
+    def abort(self):
+        self.seg(RST | ACK)
+
+
+def seq_lt(a, b):
+    return ((a - b) % 2**32) > 2**31
+
+
+def seq_gt(a, b):
+    return seq_lt(b, a)
+
+
+def pure_acks(segs):
+    return [t for t in segs if t.flags & ACK and not t.flags & (SYN | RST | FIN) and not bytes(t.payload)]
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+def sc_closed_port(w, a):
+    """RFC 9293 §3.10.7.1 (CLOSED): RST answers, exact fields. RFC 792/1122: UDP port
+    unreachable, rate-limited (RFC 1812 §4.3.2.8)."""
+    c = Conn(w, a.port)
+    seq = random.randint(0, 2**32 - 1)
+    # SYN without ACK: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SYN counts as one.
+    c.seg(SYN, seq=seq, ack=0)
+    rst = [t for t in c.pump(2.0, ack=False, stop=lambda c: c.log) if t.flags & RST]
+    check(rst, "no RST for SYN to a closed port")
+    check(rst[0].flags & ACK and rst[0].seq == 0 and rst[0].ack == (seq + 1) % 2**32,
+          f"RST for SYN: flags={rst[0].flags} seq={rst[0].seq} ack={rst[0].ack}")
+    # ACK segment: <SEQ=SEG.ACK><CTL=RST>.
+    c.log.clear()
+    c.seg(ACK, seq=seq, ack=12345678)
+    rst = [t for t in c.pump(2.0, ack=False, stop=lambda c: c.log) if t.flags & RST]
+    check(rst and rst[0].seq == 12345678 and not rst[0].flags & ACK,
+          f"RST for ACK: {[(int(t.flags), t.seq) for t in rst]}")
+    # FIN with 5 data bytes and no ACK: ACK = SEG.SEQ + 5 + 1 (FIN counts).
+    c.log.clear()
+    c.seg(FIN, seq=seq, ack=0, payload=b"hello")
+    rst = [t for t in c.pump(2.0, ack=False, stop=lambda c: c.log) if t.flags & RST]
+    check(rst and rst[0].ack == (seq + 6) % 2**32, "RST for FIN+data: wrong ACK")
+    # An incoming RST is never answered (§3.10.7.1: "an incoming segment containing a RST is
+    # discarded").
+    c.log.clear()
+    c.seg(RST, seq=seq, ack=0)
+    c.pump(1.0, ack=False)
+    check(not c.log, f"answered a RST: {c.log}")
+    # UDP to closed ports: port unreachable quoting our datagram, rate-limited.
+    sent, replies, quoted_ok = 400, 0, True
+    t0 = time.monotonic()
+    for i in range(sent):
+        w.send_l3(IP(src=w.me, dst=w.target, id=i) / UDP(sport=40000, dport=30000 + i) / Raw(b"x" * 8))
+    for p in w.frames(1.5):
+        if p.haslayer(ICMP) and p[ICMP].type == 3 and p[ICMP].code == 3:
+            replies += 1
+            if not (p.haslayer(UDPerror) and p[UDPerror].sport == 40000):
+                quoted_ok = False
+    elapsed = time.monotonic() - t0
+    check(replies > 0, "no ICMP port unreachable")
+    check(quoted_ok, "port unreachable does not quote our UDP header")
+    result(udp_sent=sent, port_unreachable=replies, seconds=round(elapsed, 2))
+
+
+def sc_established(w, a):
+    """Crafted segments against an ESTABLISHED connection to `serve echo`."""
+    c = Conn(w, a.port)
+    c.open()
+    c.echo_check(b"first")
+    out = {}
+
+    # RST with a wrong but in-window sequence number: RFC 5961 §3.2 challenge ACK, no reset.
+    c.log.clear()
+    c.seg(RST | ACK, seq=c.snd_nxt + 100)
+    segs = c.pump(1.0, ack=False)
+    chal = [t for t in pure_acks(segs) if t.ack == c.snd_nxt]
+    check(not any(t.flags & RST for t in segs), "answered an in-window RST with RST")
+    out["challenge_ack_for_rst"] = bool(chal)
+    # RST far outside the window: silently dropped.
+    c.seg(RST, seq=c.snd_nxt + 2**30)
+    c.echo_check(b"alive after bad RSTs")
+
+    # SYN in ESTABLISHED: RFC 5961 §4.2 challenge ACK, connection survives.
+    c.log.clear()
+    c.seg(SYN, seq=c.snd_nxt - 1000, ack=0)
+    segs = c.pump(1.0, ack=False)
+    check(not any(t.flags & RST for t in segs), "SYN in ESTABLISHED reset the connection")
+    out["challenge_ack_for_syn"] = bool([t for t in pure_acks(segs) if t.ack == c.snd_nxt])
+    c.echo_check(b"alive after SYN")
+
+    # Out-of-window data: not delivered; answered with an ACK (RFC 9293 §3.10.7.4).
+    c.log.clear()
+    c.seg(PSH | ACK, seq=c.snd_nxt + 10_000_000, payload=b"JUNK-FAR-AHEAD")
+    c.seg(PSH | ACK, seq=c.snd_nxt - 100_000, payload=b"JUNK-OLD")
+    segs = c.pump(1.0, ack=False)
+    out["acks_for_out_of_window"] = len(pure_acks(segs))
+    c.echo_check(b"no junk echoed")
+
+    # ACK for data never sent (SEG.ACK > SND.NXT): ACK back, drop (RFC 9293 §3.10.7.4).
+    c.seg(PSH | ACK, ack=c.rcv_nxt + 500_000, payload=b"JUNK-ACK-UNSENT")
+    c.pump(0.5, ack=False)
+    c.echo_check(b"alive after unsent ACK")
+
+    # Bad TCP checksum: dropped (never echoed), connection unaffected.
+    c.seg(PSH | ACK, payload=b"JUNK-BAD-SUM", chksum=0xDEAD)
+    c.pump(0.5, ack=False)
+    c.echo_check(b"bad checksum dropped")
+
+    # Bad IP header checksum.
+    p = IP(src=w.me, dst=w.target, chksum=0xBEEF) / TCP(sport=c.sport, dport=c.dport, flags=PSH | ACK,
+                                                        seq=c.snd_nxt, ack=c.rcv_nxt, window=c.win) / Raw(b"JUNK-IP-SUM")
+    w.send_l3(p)
+    c.pump(0.5, ack=False)
+    c.echo_check(b"bad ip checksum dropped")
+
+    # Garbage options (RFC 9293 §3.1: "MUST be prepared to handle an illegal option length";
+    # dropping the segment, resetting, or ignoring the rest of the options like Linux does are
+    # all allowed). Whatever tcplab decides, the stream must stay consistent: a segment it
+    # accepts is echoed exactly once, one it drops not at all.
+    bad_opts = [
+        b"\x02\x00\x05\xb4",  # MSS with length 0
+        b"\x02\x09\x05\xb4",  # length beyond the option space
+        b"\x08\x01\x00\x00",  # timestamp with length 1
+        b"\xfe\xff\x01\x02",  # unknown kind, huge length
+        b"\x03\x03\x0f\x00",  # window scale 15 outside a SYN: valid, ignored (RFC 7323 §2.2)
+    ]
+    accepted = []
+    for i, opt in enumerate(bad_opts):
+        payload = f"<opt{i}>".encode()
+        raw = TCP(sport=c.sport, dport=c.dport, flags=PSH | ACK, seq=c.snd_nxt, ack=c.rcv_nxt,
+                  window=c.win, dataofs=6) / Raw(opt + payload)
+        w.send_l3(IP(src=w.me, dst=w.target) / raw)
+        start = len(c.data)
+        segs = c.pump(0.7, stop=lambda c: len(c.data) >= start + len(payload))
+        check(not any(t.flags & RST for t in segs), f"option {opt!r}: connection reset")
+        got = bytes(c.data[start:])
+        check(got in (b"", payload), f"option {opt!r}: echoed {got!r}")
+        if got:
+            accepted.append(i)
+            c.snd_nxt = (c.snd_nxt + len(payload)) % 2**32
+        c.echo_check(f"|after-opt{i}".encode())
+    out["bad_options_accepted"] = accepted
+
+    # Overlapping and duplicated retransmissions with different content.
+    c.log.clear()
+    x = c.snd_nxt
+    c.seg(PSH | ACK, seq=x, payload=b"A" * 10)
+    c.seg(PSH | ACK, seq=x, payload=b"B" * 20)  # bytes 0..10 duplicate A's, 10..20 new
+    c.seg(PSH | ACK, seq=x + 30, payload=b"C" * 10)  # out of order
+    c.seg(PSH | ACK, seq=x + 30, payload=b"D" * 10)  # duplicate out of order, other content
+    c.seg(PSH | ACK, seq=x + 20, payload=b"E" * 20)  # fills the hole, overlaps the held block
+    c.snd_nxt = (x + 40) % 2**32
+    start = len(c.data)
+    c.pump(3.0, stop=lambda c: len(c.data) >= start + 40)
+    got = bytes(c.data[start:start + 40])
+    check(len(got) == 40, f"overlap: echoed {len(got)} of 40 bytes: {got!r}")
+    check(got[:10] == b"A" * 10, f"overlap: bytes 0..10 {got[:10]!r} (already acknowledged A's)")
+    check(got[10:20] == b"B" * 10, f"overlap: bytes 10..20 {got[10:20]!r}")
+    check(got[20:30] == b"E" * 10, f"overlap: bytes 20..30 {got[20:30]!r}")
+    check(len(set(got[30:40])) == 1 and got[30:31] in (b"C", b"D", b"E"), f"overlap: bytes 30..40 {got[30:40]!r}")
+    out["overlap_tail"] = got[30:31].decode()
+    c.echo_check(b"final")
+    c.abort()
+    result(**out)
+
+
+def sc_zero_window(w, a):
+    """A peer that advertises a zero window and never reads (`serve chargen`): tcplab must
+    stop at the window, probe it (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17), and resume when
+    the window opens."""
+    c = Conn(w, a.port, win=8192)
+    c.open()
+    c.pump(1.0, stop=lambda c: len(c.data) >= 8192)
+    check(len(c.data) >= 1000, f"chargen sent only {len(c.data)} bytes")
+    # Close the window: ACK everything received with window 0, then never read. Segments
+    # still in flight are taken and acknowledged with window 0 too (a receiver may keep more
+    # than it offered), so tcplab ends with nothing in flight and a zero window: the persist
+    # case. With `--shrink`, the in-flight data is left unacknowledged instead (a window the
+    # receiver shrank, RFC 9293 §3.8.6.2.2/RFC 1122 §4.2.2.16): tcplab must then go on probing
+    # with retransmissions rather than fall silent.
+    c.seg(ACK, win=0)
+    c.pump(0.5, ack=not a.shrink, ack_win=0)
+    c.log.clear()
+    segs = c.pump(a.seconds, ack=False)
+    beyond = [t for t in segs if len(bytes(t.payload)) > 1 and seq_gt(t.seq + len(bytes(t.payload)), c.rcv_nxt + 1)]
+    if a.shrink:
+        # Retransmissions of the data beyond the shrunk window are the probes here.
+        probes = [t for t in segs if not t.flags & (SYN | FIN | RST) and not seq_gt(t.seq, c.rcv_nxt)]
+    else:
+        probes = [t for t in segs if len(bytes(t.payload)) <= 1 and not t.flags & (SYN | FIN | RST)]
+        check(not beyond, f"sent {len(beyond)} data segments into a zero window")
+    check(len(probes) >= 2, f"only {len(probes)} zero-window probes in {a.seconds}s: {c.log}")
+    times = [s[0] for s in c.log]
+    gaps = [round(b - x, 2) for x, b in zip(times, times[1:])]
+    # Open the window again: data must flow from where it stopped, in order.
+    before = len(c.data)
+    c.win = 65535
+    c.seg(ACK)
+    c.pump(3.0, stop=lambda c: len(c.data) >= before + 20000)
+    check(len(c.data) >= before + 20000, f"after the window opened only {len(c.data) - before} bytes")
+    block = chargen_block()
+    cycle = len(block)
+    check(bytes(c.data) == (block * (len(c.data) // cycle + 1))[:len(c.data)], "chargen stream corrupted")
+    c.abort()
+    result(probes=len(probes), probe_gaps=gaps, resumed_bytes=len(c.data) - before)
+
+
+def chargen_block():
+    chars = bytes(range(0x20, 0x7F))
+    out = bytearray()
+    for start in range(len(chars)):
+        out += bytes(chars[(start + i) % len(chars)] for i in range(72)) + b"\r\n"
+    return bytes(out)
+
+
+def sc_no_ack(w, a):
+    """A peer that stops acknowledging: tcplab retransmits the oldest unacknowledged segment
+    with exponential backoff (RFC 6298 (5.5)) and sends nothing new beyond its window."""
+    c = Conn(w, a.port, win=16384)
+    c.open()
+    c.log.clear()
+    c.pump(a.seconds, ack=False)
+    data_segs = [s for s in c.log if s[4] > 0]
+    check(data_segs, "chargen sent nothing")
+    first = data_segs[0][2]
+    rexmit = [s for s in data_segs[1:] if s[2] == first]
+    check(len(rexmit) >= 2, f"only {len(rexmit)} retransmissions of the first segment in {a.seconds}s")
+    times = [data_segs[0][0]] + [s[0] for s in rexmit]
+    gaps = [b - x for x, b in zip(times, times[1:])]
+    for g1, g2 in zip(gaps, gaps[1:]):
+        check(g2 >= g1 * 1.5, f"retransmission gaps do not back off: {gaps}")
+    sent_bytes = max((s[2] - first) % 2**32 + s[4] for s in data_segs)
+    check(sent_bytes <= 16384, f"sent {sent_bytes} bytes into a 16384-byte window")
+    c.seg(RST, seq=c.snd_nxt)
+    result(retransmissions=len(rexmit), gaps=[round(g, 2) for g in gaps], bytes_in_flight=sent_bytes)
+
+
+def sc_inject(w, a):
+    """While the kernel downloads from `serve http`, inject junk spoofed as the kernel:
+    out-of-window data, in-window RSTs with wrong sequence numbers, SYNs, ACKs of unsent
+    data, in-window data with bad checksums. Runs `a.seconds` or until the download ends."""
+    kmac = a.kernel_mac
+    injected = 0
+    deadline = time.monotonic() + a.seconds
+    quiet_since = time.monotonic()
+    tuple_seen = False
+    while time.monotonic() < deadline:
+        got = None
+        r, _, _ = select.select([w.sock], [], [], 0.2)
+        if r:
+            p = w.sock.recv()
+            if (p is not None and p.haslayer(TCP) and p.haslayer(IP) and p[IP].src == w.target
+                    and p[TCP].sport == a.port and not p[TCP].flags & (SYN | RST | FIN)):
+                got = p
+        if got is None:
+            if tuple_seen and time.monotonic() - quiet_since > 2.0:
+                break
+            continue
+        quiet_since = time.monotonic()
+        tuple_seen = True
+        t = got[TCP]
+        if random.random() > a.rate:
+            continue
+        kip, kport = got[IP].dst, t.dport
+        rcv = t.ack  # what tcplab expects next from the kernel
+        una = t.seq  # about tcplab's SND.UNA..SND.NXT
+        base = IP(src=kip, dst=w.target)
+        junk = [
+            TCP(sport=kport, dport=a.port, flags=PSH | ACK, seq=rcv + 5_000_000, ack=una, window=65535) / Raw(b"X" * 100),
+            TCP(sport=kport, dport=a.port, flags=RST, seq=rcv + random.randint(1, 60000), window=0),
+            TCP(sport=kport, dport=a.port, flags=RST | ACK, seq=rcv - random.randint(1, 2**20), ack=una),
+            TCP(sport=kport, dport=a.port, flags=SYN, seq=random.randint(0, 2**32 - 1), window=65535),
+            TCP(sport=kport, dport=a.port, flags=ACK, seq=rcv, ack=una + 50_000_000, window=65535),
+            TCP(sport=kport, dport=a.port, flags=PSH | ACK, seq=rcv, ack=una, window=65535, chksum=0x1234) / Raw(b"GET /evil HTTP/1.1\r\n\r\n"),
+            TCP(sport=kport, dport=a.port, flags=FIN | ACK, seq=rcv + 70000, ack=una, window=65535),
+            TCP(sport=kport, dport=a.port, flags=0x3F, seq=rcv + 123456, ack=una, window=65535),
+        ]
+        j = random.choice(junk)
+        j.seq %= 2**32
+        j.ack %= 2**32
+        w.sock.send(Ether(src=kmac, dst=w.target_mac) / base / j)
+        injected += 1
+    result(injected=injected)
+
+
+def sc_malformed(w, a):
+    """Truncated, oversized and garbage frames (issue #2 "Bad input"), then a valid ping."""
+    frames = []
+    good = bytes(Ether(src=ME_MAC, dst=w.target_mac) / IP(src=w.me, dst=w.target) / TCP(dport=a.port, flags=SYN) / Raw(b"x" * 40))
+    for cut in range(0, len(good), 3):  # every truncation
+        frames.append(good[:cut])
+    eth = bytes(Ether(src=ME_MAC, dst=w.target_mac))
+    frames += [
+        eth + bytes(IP(src=w.me, dst=w.target, len=60000) / UDP(dport=7) / Raw(b"short")),  # total length > frame
+        eth + bytes(IP(src=w.me, dst=w.target, len=10) / UDP(dport=7)),  # total length < header
+        eth + bytes(IP(src=w.me, dst=w.target, ihl=15) / UDP(dport=7)),  # header longer than packet
+        eth + bytes(IP(src=w.me, dst=w.target, ihl=3) / UDP(dport=7)),  # header shorter than 20
+        eth + bytes(IP(src=w.me, dst=w.target, version=6) / UDP(dport=7)),
+        eth + bytes(IP(src=w.me, dst=w.target) / TCP(dport=a.port, dataofs=15, flags=SYN)),
+        eth + bytes(IP(src=w.me, dst=w.target) / TCP(dport=a.port, dataofs=2, flags=SYN)),
+        eth + bytes(IP(src=w.me, dst=w.target) / UDP(dport=7, len=4000) / Raw(b"u")),
+        eth + bytes(IP(src=w.me, dst=w.target) / UDP(dport=7, len=3) / Raw(b"u")),
+        eth + bytes(IP(src=w.me, dst=w.target, proto=253) / Raw(b"unknown protocol")),
+        eth + bytes(IP(src=w.me, dst=w.target) / ICMP(type=8, code=0) / Raw(b"p" * 1400))[:-700],
+        eth + bytes(IP(src=w.me, dst=w.target, options=b"\x44\x00\x00\x00") / UDP(dport=7)),
+        eth + bytes(IP(src=w.me, dst=w.target, options=b"\x07\xff\x04\x00") / UDP(dport=7)),
+        eth + bytes(IP(src="0.0.0.0", dst=w.target) / TCP(dport=a.port, flags=SYN)),
+        eth + bytes(IP(src="255.255.255.255", dst=w.target) / TCP(dport=a.port, flags=SYN)),
+        eth + bytes(IP(src=w.target, dst=w.target) / TCP(sport=a.port, dport=a.port, flags=SYN)),  # LAND
+        eth + bytes(IP(src="224.0.0.1", dst=w.target) / UDP(dport=9)),
+        bytes(Ether(src=ME_MAC, dst=w.target_mac, type=0x0806)) + b"\x00\x01\x08\x00\x06",  # short ARP
+        bytes(Ether(src=ME_MAC, dst=w.target_mac, type=0x0806) / ARP(hwlen=32, plen=200)),
+        bytes(Ether(src=ME_MAC, dst=w.target_mac, type=0x88B5)) + b"\x00" * 50,
+        bytes(Ether(src=ME_MAC, dst=w.target_mac)) + b"\x45" + b"\xff" * 1485,
+    ]
+    for size in (1500, 4000, 9000):  # oversized frames (the test raises the TAP's MTU)
+        frames.append(eth + bytes(IP(src=w.me, dst=w.target) / UDP(dport=7) / Raw(b"o" * (size - 28))))
+    rnd = random.Random(a.seed)
+    for _ in range(a.count):
+        n = rnd.randint(0, 1600)
+        body = bytes(rnd.getrandbits(8) for _ in range(n))
+        kind = rnd.randint(0, 2)
+        if kind == 0:
+            frames.append(eth + body)  # IPv4 ethertype, random body
+        elif kind == 1:
+            ipb = bytearray(bytes(IP(src=w.me, dst=w.target, proto=6) / Raw(body[:40])))
+            frames.append(eth + bytes(ipb))  # valid IP header, garbage TCP
+        else:
+            frames.append(body)  # anything at all
+    sent = 0
+    for f in frames:
+        try:
+            w.send_raw(f)
+            sent += 1
+        except OSError:
+            pass  # shorter than an Ethernet header or larger than the MTU: the kernel refuses
+    # A valid ping still works afterwards.
+    w.send_l3(IP(src=w.me, dst=w.target) / ICMP(type=8, id=77, seq=1) / Raw(b"still alive"))
+    ok = any(p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == 77 for p in w.frames(3.0))
+    check(ok, "no echo reply after the malformed frames")
+    result(frames_sent=sent)
+
+
+def sc_fragments(w, a):
+    """Fragment floods: overlapping fragments with different content, never-completed
+    datagrams under many IDs, tiny fragments, a reassembly past 65535 bytes. Then a
+    fragmented 4000-byte ping must still be answered."""
+    rnd = random.Random(a.seed)
+    sent = 0
+    for i in range(a.count):
+        ipid = rnd.randint(0, 65535)
+        kind = i % 5
+        if kind == 0:  # overlapping fragments with different content (teardrop-like)
+            w.send_l3(IP(src=w.me, dst=w.target, id=ipid, proto=17, flags="MF", frag=0) / Raw(b"A" * 64))
+            w.send_l3(IP(src=w.me, dst=w.target, id=ipid, proto=17, flags="MF", frag=4) / Raw(b"B" * 64))
+            w.send_l3(IP(src=w.me, dst=w.target, id=ipid, proto=17, frag=2) / Raw(b"C" * 16))
+            sent += 4
+        elif kind == 1:  # first fragment only: never completes
+            w.send_l3(IP(src=w.me, dst=w.target, id=ipid, proto=17, flags="MF", frag=0) / Raw(b"F" * 1024))
+            sent += 1
+        elif kind == 2:  # many tiny fragments with gaps (hole explosion)
+            for k in range(0, 200, 2):
+                w.send_l3(IP(src=w.me, dst=w.target, id=ipid, proto=1, flags="MF", frag=k) / Raw(b"t" * 8))
+                sent += 1
+        elif kind == 3:  # beyond 65535 bytes in total
+            w.send_l3(IP(src=w.me, dst=w.target, id=ipid, proto=17, flags="MF", frag=8189) / Raw(b"Z" * 1000))
+            w.send_l3(IP(src=w.me, dst=w.target, id=ipid, proto=17, frag=8180) / Raw(b"Z" * 800))
+            sent += 2
+        else:  # the same fragment over and over
+            for _ in range(20):
+                w.send_l3(IP(src=w.me, dst=w.target, id=ipid, proto=17, flags="MF", frag=1) / Raw(b"R" * 512))
+                sent += 1
+    # A legitimate fragmented ping (4000 bytes) is still reassembled and answered.
+    ping = IP(src=w.me, dst=w.target, id=4242) / ICMP(type=8, id=99, seq=1) / Raw(bytes(range(256)) * 15 + b"q" * 160)
+    for f in fragment(ping, fragsize=1480):
+        w.send_l3(f)
+    replied = False
+    for p in w.frames(4.0):
+        if p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == 99:
+            replied = True
+            break
+        if p[IP].flags.MF or p[IP].frag:
+            # The reply is fragmented too; scapy does not reassemble here: first fragment ok.
+            if p[IP].frag == 0 and p.haslayer(ICMP) and p[ICMP].type == 0:
+                replied = True
+                break
+    check(replied, "fragmented ping not answered after the fragment flood")
+    result(fragments_sent=sent)
+
+
+SCENARIOS = {
+    "closed-port": sc_closed_port,
+    "established": sc_established,
+    "zero-window": sc_zero_window,
+    "no-ack": sc_no_ack,
+    "inject": sc_inject,
+    "malformed": sc_malformed,
+    "fragments": sc_fragments,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--me")
+    ap.add_argument("--iface", default="tap0")
+    ap.add_argument("--port", type=int, default=7)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rate", type=float, default=0.3)
+    ap.add_argument("--kernel-mac")
+    ap.add_argument("--shrink", action="store_true")
+    a = ap.parse_args()
+    random.seed(a.seed)
+    me = a.me or a.target.rsplit(".", 1)[0] + ".3"
+    w = Wire(a.iface, me, a.target)
+    SCENARIOS[a.scenario](w, a)
+
+
+if __name__ == "__main__":
+    main()

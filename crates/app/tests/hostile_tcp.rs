@@ -1,0 +1,242 @@
+//! A hostile TCP peer against the real `tcplab` binary (issue #3 "Bad input"): segments
+//! crafted with scapy (`hostile/peer.py`) inside a throw-away namespace, on the kernel side of
+//! tcplab's TAP device, from an address the kernel does not own (198.18.N.3), so the script is
+//! the whole peer. Checks RFC 9293 answers (closed ports, §3.10.7.1; acceptability and RST/SYN
+//! in ESTABLISHED, §3.10.7.4 with RFC 5961 challenge ACKs), zero-window probing, backed-off
+//! retransmission when the peer stops ACKing, that junk injected into a running download never
+//! corrupts it, and that tcplab's memory stays bounded and it exits cleanly (no panic).
+//!
+//! Needs root and Debian's python3-scapy (`scripts/setup.sh`); skipped with a notice otherwise.
+
+mod common;
+#[path = "hostile/lab.rs"]
+mod lab;
+
+use std::time::Duration;
+
+use common::{tap_lab, tcplab_ready, Netns};
+use lab::{counter, peer, stop_clean, RssWatch, RSS_LIMIT_MIB};
+
+fn serve(ns: &Netns, net: u8, service: &str, port: &str) -> common::Proc {
+    let addr = format!("198.18.{net}.2/24");
+    tcplab_ready(
+        ns,
+        &["serve", service, "--tap", "tap0", "--addr", &addr, "--port", port],
+    )
+}
+
+/// RFC 9293 §3.10.7.1: a closed port answers SYN with <SEQ=0><ACK=SEG.SEQ+SEG.LEN><RST,ACK>,
+/// an ACK with <SEQ=SEG.ACK><RST>, counts FIN in SEG.LEN, never answers a RST. UDP to a
+/// closed port gets ICMP port unreachable (RFC 1122 §4.1.3.1) quoting the datagram,
+/// rate-limited (RFC 1812 §4.3.2.8: default burst 50, 100/s).
+#[test]
+fn closed_ports_answer_per_rfc() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(21);
+    let mut server = serve(&ns, 21, "echo", "7");
+    let r = peer(&ns, "closed-port", "198.18.21.2", &["--port", "9"], Duration::from_secs(30));
+    let (sent, replies, secs) = (
+        r.num("udp_sent"),
+        r.num("port_unreachable"),
+        r.num("seconds"),
+    );
+    assert!(replies < sent, "ICMP errors not rate-limited: {replies} for {sent}");
+    assert!(
+        replies <= 50.0 + 100.0 * secs + 10.0,
+        "more ICMP errors than burst + rate allow: {replies} in {secs}s"
+    );
+    let out = stop_clean(&mut server, "closed ports");
+    assert!(counter(&out, "stack.icmp.rate_limited") > 0, "{}", out.out());
+}
+
+/// Crafted segments against an ESTABLISHED connection to `serve echo`: RST with a wrong
+/// sequence number and SYN get RFC 5961 challenge ACKs and reset nothing; out-of-window data
+/// and an ACK of unsent data are dropped with an ACK (RFC 9293 §3.10.7.4); bad TCP and IP
+/// checksums are dropped and counted; options with bad lengths never reset or corrupt the
+/// stream; overlapping retransmissions with different content keep the bytes first accepted.
+/// The echo after each step proves the connection and its byte stream are intact.
+#[test]
+fn crafted_segments_against_established_connection() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(22);
+    let mut server = serve(&ns, 22, "echo", "7");
+    let rss = RssWatch::start(&server);
+    let r = peer(&ns, "established", "198.18.22.2", &["--port", "7"], Duration::from_secs(60));
+    assert!(r.flag("challenge_ack_for_rst"), "no challenge ACK for an in-window RST");
+    assert!(r.flag("challenge_ack_for_syn"), "no challenge ACK for a SYN in ESTABLISHED");
+    assert!(
+        r.num("acks_for_out_of_window") >= 1.0,
+        "out-of-window data not answered with an ACK"
+    );
+    rss.assert_below(RSS_LIMIT_MIB, "established attacks");
+    let out = stop_clean(&mut server, "established attacks");
+    for c in [
+        "stack.tcp_input.bad_checksum",
+        "stack.ipv4.bad_checksum",
+        "stack.tcp.challenge_acks",
+        "stack.tcp.drop_out_of_window",
+    ] {
+        assert!(counter(&out, c) > 0, "{c} not counted:\n{}", out.out());
+    }
+}
+
+/// A peer that offers a zero window and never reads from `serve chargen` (which writes
+/// forever): tcplab sends nothing into the closed window, probes it with backoff (RFC 9293
+/// §3.8.6.1), resumes the exact byte stream when the window opens, and its memory stays
+/// bounded although the application keeps writing.
+#[test]
+fn zero_window_peer_is_probed_and_memory_stays_bounded() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(23);
+    let mut server = serve(&ns, 23, "chargen", "19");
+    let rss = RssWatch::start(&server);
+    let r = peer(
+        &ns,
+        "zero-window",
+        "198.18.23.2",
+        &["--port", "19", "--seconds", "6"],
+        Duration::from_secs(40),
+    );
+    assert!(r.num("probes") >= 2.0);
+    rss.assert_below(RSS_LIMIT_MIB, "zero window");
+    stop_clean(&mut server, "zero window");
+}
+
+/// The receiver shrinks its window to zero while data is in flight and does not acknowledge
+/// that data (RFC 1122 §4.2.2.16 allows shrinking; the sender must cope). tcplab must keep
+/// probing (Linux retransmits the head segment as a probe), so a lost window update cannot
+/// stall the connection forever.
+///
+/// Reproduction of the bug: with the peer's window 0 and bytes outstanding, `on_rto` sets
+/// SND.NXT = SND.UNA, but `next_synchronized` sends only `min(snd_wnd, cwnd) - in_flight`
+/// = 0 bytes, and `update_persist` arms the persist timer only when nothing is in flight
+/// (SND.UNA == SND.MAX): nothing at all goes on the wire; the RTO keeps backing off silently
+/// until `max_retransmits` aborts the connection (minutes) without a single probe.
+#[test]
+#[ignore = "reason: bug in crates/stack/src/tcp (zero window with data in flight: RTO sends \
+            nothing and the persist timer is not armed; see doc comment)"]
+fn shrunk_zero_window_with_data_in_flight_keeps_probing() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(24);
+    let mut server = serve(&ns, 24, "chargen", "19");
+    let r = peer(
+        &ns,
+        "zero-window",
+        "198.18.24.2",
+        &["--port", "19", "--seconds", "5", "--shrink"],
+        Duration::from_secs(40),
+    );
+    assert!(r.num("probes") >= 2.0);
+    stop_clean(&mut server, "shrunk window");
+}
+
+/// A peer that stops acknowledging: tcplab retransmits the oldest unacknowledged segment
+/// with exponential backoff (RFC 6298 §5.5), never more than the offered window in flight,
+/// and stays responsive. (The final TimedOut abort after `max_retransmits` takes minutes with
+/// the default configuration, which the CLI does not expose; the stack's unit test
+/// `tcp::tests::reliability` covers it on a virtual clock.)
+#[test]
+fn peer_that_stops_acking_gets_backed_off_retransmissions() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(25);
+    let mut server = serve(&ns, 25, "chargen", "19");
+    let rss = RssWatch::start(&server);
+    let r = peer(
+        &ns,
+        "no-ack",
+        "198.18.25.2",
+        &["--port", "19", "--seconds", "7"],
+        Duration::from_secs(40),
+    );
+    assert!(r.num("retransmissions") >= 3.0, "{}", r.result);
+    // Still answering while that connection is stuck.
+    let ping = ns.run(
+        &["ping", "-c", "1", "-W", "2", "198.18.25.2"],
+        Duration::from_secs(5),
+    );
+    assert!(ping.success(), "no ping reply:\n{}", ping.describe());
+    rss.assert_below(RSS_LIMIT_MIB, "no ACKs");
+    let out = stop_clean(&mut server, "no ACKs");
+    assert!(counter(&out, "stack.tcp.rto_expirations") >= 3, "{}", out.out());
+}
+
+/// "Never loses acknowledged data": curl (the kernel) downloads from `serve http` while scapy
+/// injects junk spoofed as the kernel into the same connection (out-of-window data, RSTs with
+/// wrong sequence numbers, SYNs, ACKs of unsent data, in-window data with a bad checksum,
+/// out-of-order FIN, all flags at once). The download must complete byte-exact.
+#[test]
+fn download_stays_byte_exact_under_injected_junk() {
+    require_root!();
+    require_attack_tools!("scapy", "curl");
+    let len = common::env_usize("TL_HOSTILE_MB", 4) << 20;
+    let dir = lab::blob(len, 31);
+    let ns = tap_lab(26);
+    let mut server = lab::serve_http(&ns, 26, &dir);
+    let rss = RssWatch::start(&server);
+    let kmac = ns
+        .exec_ok(&["cat", "/sys/class/net/tap0/address"])
+        .out()
+        .trim()
+        .to_string();
+    // The injector starts first and waits for the connection's frames.
+    let script = lab::peer_script();
+    let mut inj = ns.spawn(&[
+        lab::PYTHON,
+        &script,
+        "inject",
+        "--target",
+        "198.18.26.2",
+        "--port",
+        "80",
+        "--seconds",
+        "40",
+        "--rate",
+        "0.3",
+        "--kernel-mac",
+        &kmac,
+    ]);
+    std::thread::sleep(Duration::from_millis(1500)); // scapy's import and ARP
+    // Limit curl's rate a little so the injector (python) gets a share of the connection.
+    let dst = dir.join("inject.out");
+    let out = ns.run(
+        &[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "60",
+            "--limit-rate",
+            "2M",
+            "-o",
+            dst.to_str().unwrap(),
+            "http://198.18.26.2/blob.bin",
+        ],
+        Duration::from_secs(70),
+    );
+    let inj = inj.wait(Duration::from_secs(45));
+    assert!(out.success(), "curl under injection failed:\n{}", out.describe());
+    let got = std::fs::read(&dst).unwrap_or_default();
+    assert_eq!(
+        common::sha256_hex(&got),
+        common::sha256_hex(&common::pattern(len, 31)),
+        "download under injected junk differs ({} of {len} bytes)",
+        got.len()
+    );
+    assert!(inj.success(), "injector failed:\n{}", inj.describe());
+    let injected: u64 = inj
+        .out()
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT {\"injected\": "))
+        .and_then(|v| v.trim_end_matches('}').parse().ok())
+        .unwrap_or(0);
+    common::notice(&format!("  injected {injected} junk segments"));
+    assert!(injected >= 50, "only {injected} junk segments injected:\n{}", inj.describe());
+    rss.assert_below(RSS_LIMIT_MIB, "injection");
+    let out = stop_clean(&mut server, "injection");
+    assert!(counter(&out, "stack.tcp_input.bad_checksum") > 0, "{}", out.out());
+}
