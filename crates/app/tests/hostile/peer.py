@@ -596,6 +596,63 @@ def sc_fragments(w, a):
     result(fragments_sent=sent)
 
 
+def rfc_answer(flags, listening):
+    """What RFC 9293 §3.10.7.1 (closed port) / §3.10.7.2 (LISTEN) prescribe for one segment:
+    "SA", "R", "RA" or None (silently dropped)."""
+    if flags & RST:
+        return None  # an incoming RST is never answered
+    if flags & ACK:
+        return "R"  # <SEQ=SEG.ACK><CTL=RST>
+    if listening:
+        return "SA" if flags & SYN else None  # third check: SYN; fourth: drop
+    return "RA"  # <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+
+
+def sc_flags(w, a):
+    """Every combination of the eight TCP flag bits (FIN SYN RST PSH ACK URG ECE CWR) sent once
+    to the listening port and once to a closed port, from distinct source ports: each answer
+    (or silence) must be what RFC 9293 prescribes, with the prescribed SEQ/ACK fields. SYN+FIN
+    is contradictory: dropping it as malformed is also accepted."""
+    rnd = random.Random(a.seed)
+    probes = {}
+    for bits in range(256):
+        for listening, dport in ((True, a.port), (False, a.port + 1)):
+            sport = 10000 + bits * 2 + (0 if listening else 1)
+            seq, ack = rnd.randint(0, 2**32 - 1), rnd.randint(0, 2**32 - 1)
+            payload = b"data" if bits % 3 == 0 else b""
+            probes[sport] = (bits, listening, seq, ack, len(payload))
+            w.send_l3(IP(src=w.me, dst=w.target) / TCP(sport=sport, dport=dport, flags=bits, seq=seq,
+                                                       ack=ack, window=1024) / Raw(payload))
+            if bits % 16 == 15:
+                time.sleep(0.01)  # stay under the RST queue bound (max_pending_rsts)
+    answers = {}
+    for p in w.frames(2.0):
+        if p.haslayer(TCP) and p[TCP].dport in probes and p[TCP].dport not in answers:
+            answers[p[TCP].dport] = p[TCP]
+    wrong = []
+    for sport, (bits, listening, seq, ack, plen) in sorted(probes.items()):
+        want = rfc_answer(bits, listening)
+        got = answers.get(sport)
+        gotf = None if got is None else "".join(c for c, b in (("S", SYN), ("R", RST), ("A", ACK)) if got.flags & b)
+        gotf = {"SA": "SA", "R": "R", "RA": "RA"}.get(gotf, gotf)
+        if got is None and want is not None and bits & SYN and bits & FIN:
+            continue  # SYN+FIN dropped as malformed: allowed
+        if gotf != want:
+            wrong.append(f"flags=0x{bits:02x} {'listen' if listening else 'closed'}: got {gotf} want {want}")
+            continue
+        if want == "R" and got.seq != ack:
+            wrong.append(f"flags=0x{bits:02x}: RST seq {got.seq} != SEG.ACK {ack}")
+        if want == "RA":
+            seglen = plen + (1 if bits & SYN else 0) + (1 if bits & FIN else 0)
+            if got.seq != 0 or got.ack != (seq + seglen) % 2**32:
+                wrong.append(f"flags=0x{bits:02x}: RST,ACK seq={got.seq} ack={got.ack}, want 0/{(seq + seglen) % 2**32}")
+        if want == "SA" and got.ack != (seq + 1) % 2**32:
+            wrong.append(f"flags=0x{bits:02x}: SYN-ACK ack={got.ack}, want {(seq + 1) % 2**32}")
+    for line in wrong:
+        print(line, flush=True)
+    result(probes=len(probes), answered=len(answers), wrong=len(wrong))
+
+
 SCENARIOS = {
     "closed-port": sc_closed_port,
     "established": sc_established,
@@ -604,6 +661,7 @@ SCENARIOS = {
     "inject": sc_inject,
     "malformed": sc_malformed,
     "fragments": sc_fragments,
+    "flags": sc_flags,
 }
 
 
