@@ -240,3 +240,72 @@ fn download_stays_byte_exact_under_injected_junk() {
     let out = stop_clean(&mut server, "injection");
     assert!(counter(&out, "stack.tcp_input.bad_checksum") > 0, "{}", out.out());
 }
+
+/// Out-of-order flood against `serve echo`: 2000 one-byte segments, every other byte beyond
+/// a hole, plus duplicates with other content: the out-of-order store is capped
+/// (`max_ooo_blocks`, receive buffer; drops counted), memory stays bounded, and the real data
+/// sent afterwards is echoed exactly.
+#[test]
+fn out_of_order_flood_is_capped_and_stream_stays_exact() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(27);
+    let mut server = serve(&ns, 27, "echo", "7");
+    let rss = RssWatch::start(&server);
+    peer(
+        &ns,
+        "ooo-flood",
+        "198.18.27.2",
+        &["--port", "7", "--count", "2000"],
+        Duration::from_secs(40),
+    );
+    rss.assert_below(RSS_LIMIT_MIB, "out-of-order flood");
+    let out = stop_clean(&mut server, "out-of-order flood");
+    assert!(counter(&out, "stack.tcp.drop_recv_buffer_full") > 0, "{}", out.out());
+}
+
+/// SYNs with absurd options (MSS 0 and 1, window scale 255, SACK-permitted and timestamps
+/// with bad lengths, an option cut by the header's end): tcplab either drops the SYN as
+/// malformed or opens a connection that carries an echo exactly (MSS clamped to `min_mss`,
+/// window scale to 14 per RFC 7323 §2.3).
+#[test]
+fn syn_option_garbage_never_breaks_connections() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(28);
+    let mut server = serve(&ns, 28, "echo", "7");
+    let r = peer(
+        &ns,
+        "syn-options",
+        "198.18.28.2",
+        &["--port", "7"],
+        Duration::from_secs(60),
+    );
+    assert!(r.num("opened") >= 3.0, "{}", r.result);
+    stop_clean(&mut server, "SYN options");
+}
+
+/// 400 idle connections (full handshakes, nothing sent) to `serve http`: all are accepted as
+/// the SYN backlog refills, memory stays bounded (buffers are not allocated up front), and a
+/// kernel client is still served byte-exact meanwhile.
+#[test]
+fn idle_connection_flood_stays_bounded() {
+    require_root!();
+    require_attack_tools!("scapy", "curl");
+    let dir = lab::blob(1 << 20, 29);
+    let ns = tap_lab(29);
+    let mut server = lab::serve_http(&ns, 29, &dir);
+    let rss = RssWatch::start(&server);
+    let r = peer(
+        &ns,
+        "conn-flood",
+        "198.18.29.2",
+        &["--port", "80", "--count", "400", "--seconds", "15"],
+        Duration::from_secs(40),
+    );
+    assert_eq!(r.num("established"), 400.0, "{}", r.result);
+    lab::assert_download(&ns, &dir, "198.18.29.2", "with 400 idle connections");
+    rss.assert_below(RSS_LIMIT_MIB, "idle connection flood");
+    let out = stop_clean(&mut server, "idle connection flood");
+    assert!(counter(&out, "stack.tcp.established") >= 401, "{}", out.out());
+}

@@ -36,6 +36,7 @@ from scapy.layers.inet import UDPerror
 conf.verb = 0
 ME_MAC = "02:00:00:00:00:03"
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+INJECT_TTL = 33
 
 
 def fail(msg):
@@ -57,6 +58,7 @@ class Wire:
 
     def __init__(self, iface, me, target):
         self.sock = conf.L2socket(iface=iface)
+        self.iface = iface
         self.me, self.target = me, target
         self.target_mac = None
         self.resolve()
@@ -446,18 +448,32 @@ def sc_no_ack(w, a):
 def sc_inject(w, a):
     """While the kernel downloads from `serve http`, inject junk spoofed as the kernel:
     out-of-window data, in-window RSTs with wrong sequence numbers, SYNs, ACKs of unsent
-    data, in-window data with bad checksums. Runs `a.seconds` or until the download ends."""
+    data, in-window data with bad checksums. Runs `a.seconds` or until the download ends.
+
+    Junk never carries an ACK of data the kernel has not acknowledged itself (it repeats the
+    kernel's latest ACK and window, seen on the wire): an on-path forger who acknowledges
+    in-flight data in an acceptable segment makes any RFC 9293 sender, Linux included, free
+    that data; no TCP can defend against that, so it is not what this checks."""
     kmac = a.kernel_mac
+    kack = None  # (ack, window) of the kernel's latest segment to tcplab
+    # A listening socket sees both directions (the sending one skips the kernel's frames).
+    lis = conf.L2listen(iface=w.iface)
     injected = 0
     deadline = time.monotonic() + a.seconds
     quiet_since = time.monotonic()
     tuple_seen = False
     while time.monotonic() < deadline:
         got = None
-        r, _, _ = select.select([w.sock], [], [], 0.2)
+        r, _, _ = select.select([lis], [], [], 0.2)
         if r:
-            p = w.sock.recv()
-            if (p is not None and p.haslayer(TCP) and p.haslayer(IP) and p[IP].src == w.target
+            p = lis.recv()
+            if (p is not None and p.haslayer(TCP) and p.haslayer(IP) and p[IP].dst == w.target
+                    and p[TCP].dport == a.port and p[Ether].src == kmac and p[TCP].flags & ACK
+                    and p[IP].ttl != INJECT_TTL):
+                t = p[TCP]
+                if kack is None or not seq_lt(t.ack, kack[0]):
+                    kack = (t.ack, t.window)
+            elif (p is not None and p.haslayer(TCP) and p.haslayer(IP) and p[IP].src == w.target
                     and p[TCP].sport == a.port and not p[TCP].flags & (SYN | RST | FIN)):
                 got = p
         if got is None:
@@ -467,25 +483,28 @@ def sc_inject(w, a):
         quiet_since = time.monotonic()
         tuple_seen = True
         t = got[TCP]
-        if random.random() > a.rate:
+        if random.random() > a.rate or kack is None:
             continue
         kip, kport = got[IP].dst, t.dport
         rcv = t.ack  # what tcplab expects next from the kernel
-        una = t.seq  # about tcplab's SND.UNA..SND.NXT
-        base = IP(src=kip, dst=w.target)
+        una, kwin = kack  # what the kernel itself acknowledged, and its window
+        base = IP(src=kip, dst=w.target, ttl=INJECT_TTL)  # tells our junk from the kernel's
         junk = [
             TCP(sport=kport, dport=a.port, flags=PSH | ACK, seq=rcv + 5_000_000, ack=una, window=65535) / Raw(b"X" * 100),
             TCP(sport=kport, dport=a.port, flags=RST, seq=rcv + random.randint(1, 60000), window=0),
             TCP(sport=kport, dport=a.port, flags=RST | ACK, seq=rcv - random.randint(1, 2**20), ack=una),
             TCP(sport=kport, dport=a.port, flags=SYN, seq=random.randint(0, 2**32 - 1), window=65535),
-            TCP(sport=kport, dport=a.port, flags=ACK, seq=rcv, ack=una + 50_000_000, window=65535),
+            TCP(sport=kport, dport=a.port, flags=ACK, seq=rcv, ack=una + 50_000_000, window=kwin),
             TCP(sport=kport, dport=a.port, flags=PSH | ACK, seq=rcv, ack=una, window=65535, chksum=0x1234) / Raw(b"GET /evil HTTP/1.1\r\n\r\n"),
             TCP(sport=kport, dport=a.port, flags=FIN | ACK, seq=rcv + 70000, ack=una, window=65535),
             TCP(sport=kport, dport=a.port, flags=0x3F, seq=rcv + 123456, ack=una, window=65535),
         ]
-        j = random.choice(junk)
+        kinds = [int(k) for k in a.kinds.split(",")] if a.kinds else range(len(junk))
+        j = junk[random.choice(list(kinds))]
         j.seq %= 2**32
         j.ack %= 2**32
+        if j.flags & ACK and j.ack == una:
+            j.window = kwin
         w.sock.send(Ether(src=kmac, dst=w.target_mac) / base / j)
         injected += 1
     result(injected=injected)
@@ -653,6 +672,108 @@ def sc_flags(w, a):
     result(probes=len(probes), answered=len(answers), wrong=len(wrong))
 
 
+def sc_conn_flood(w, a):
+    """Opens `a.count` connections (full handshakes, from one address, distinct ports) and
+    leaves them idle: tcplab must accept them (its SYN backlog refills as handshakes
+    complete) without memory growing past its bounds. The Rust side measures RSS, then checks
+    a kernel client is still served."""
+    pending = {}
+    established = set()
+    base = 30000
+    deadline = time.monotonic() + a.seconds
+    rounds = 0
+    while len(established) < a.count and time.monotonic() < deadline:
+        rounds += 1
+        for i in range(a.count):
+            sport = base + i
+            if sport in established:
+                continue
+            iss = pending.setdefault(sport, random.randint(0, 2**32 - 1))
+            w.send_l3(IP(src=w.me, dst=w.target) / TCP(sport=sport, dport=a.port, flags=SYN, seq=iss,
+                                                       window=65535, options=[("MSS", 1460)]))
+            if i % 64 == 63:
+                for p in w.frames(0.05):
+                    _flood_ack(w, p, a.port, pending, established)
+        for p in w.frames(0.5):
+            _flood_ack(w, p, a.port, pending, established)
+    result(established=len(established), rounds=rounds)
+
+
+def _flood_ack(w, p, port, pending, established):
+    if not p.haslayer(TCP):
+        return
+    t = p[TCP]
+    if t.sport == port and t.flags & SYN and t.flags & ACK and t.dport in pending:
+        if t.ack == (pending[t.dport] + 1) % 2**32:
+            w.send_l3(IP(src=w.me, dst=w.target) / TCP(sport=t.dport, dport=port, flags=ACK,
+                                                       seq=t.ack, ack=t.seq + 1, window=65535))
+            established.add(t.dport)
+
+
+def sc_ooo_flood(w, a):
+    """Out-of-order flood against `serve echo`: `a.count` one-byte segments every other byte
+    beyond a hole (each a separate block: `max_ooo_blocks` must bound them), duplicates, then
+    the real data in order: the echo must be exactly the real data."""
+    c = Conn(w, a.port)
+    c.open()
+    c.echo_check(b"start")
+    x = c.snd_nxt
+    for i in range(a.count):
+        c.seg(PSH | ACK, seq=x + 100 + 2 * i, payload=b"#")
+    for i in range(0, a.count, 7):
+        c.seg(PSH | ACK, seq=x + 100 + 2 * i, payload=b"%")
+    c.pump(0.5, ack=False)
+    # The real stream: it overwrites the holes; bytes tcplab kept out of order at the odd
+    # offsets are the flood's "#" (or "%") and the echo must be consistent with that, so use
+    # a payload that ends before the flood to check exactness, then a full resynchronisation.
+    real = bytes(random.Random(a.seed).getrandbits(8) for _ in range(100))
+    start = len(c.data)
+    c.send(real)
+    c.pump(3.0, stop=lambda c: len(c.data) >= start + 100)
+    got = bytes(c.data[start:start + 100])
+    check(got == real, f"echo of the real data differs: {got[:40]!r}")
+    c.abort()
+    result(segments=a.count)
+
+
+def sc_syn_options(w, a):
+    """SYNs with absurd options: MSS 0 and 1, window scale 255 (RFC 7323 §2.3: use 14),
+    SACK-permitted and timestamps with bad lengths, option list running past the header.
+    Each connection that opens must carry an echo exactly; none may crash tcplab."""
+    opts = [
+        [("MSS", 0)],
+        [("MSS", 1), ("WScale", 255)],
+        [("WScale", 14), ("MSS", 65535)],
+        b"\x04\x05\x00\x00",  # SACK-permitted with length 5
+        b"\x08\x03\x00\x00",  # timestamps with length 3
+        b"\x02\x04\x05",  # MSS cut by the end of the header (dataofs 6 with 3 bytes + pad)
+    ]
+    opened = 0
+    for i, o in enumerate(opts):
+        c = Conn(w, a.port)
+        if isinstance(o, list):
+            c.seg(SYN, ack=0, options=o)
+        else:
+            raw = o + b"\x00" * ((4 - len(o) % 4) % 4)
+            w.send_l3(IP(src=w.me, dst=w.target) / TCP(sport=c.sport, dport=a.port, flags=SYN, seq=c.iss,
+                                                       window=c.win, dataofs=5 + len(raw) // 4) / Raw(raw))
+        sa = None
+        for p in w.frames(1.5):
+            t = c.mine(p)
+            if t is not None and t.flags & SYN and t.flags & ACK:
+                sa = t
+                break
+        if sa is None:
+            continue  # dropped as malformed: allowed
+        opened += 1
+        c.snd_nxt = (c.iss + 1) % 2**32
+        c.rcv_nxt = c.peer_nxt = (sa.seq + 1) % 2**32
+        c.seg(ACK)
+        c.echo_check(b"x" * 1400, timeout=8.0)  # many segments back with a tiny MSS
+        c.abort()
+    result(opened=opened, tried=len(opts))
+
+
 SCENARIOS = {
     "closed-port": sc_closed_port,
     "established": sc_established,
@@ -662,6 +783,9 @@ SCENARIOS = {
     "malformed": sc_malformed,
     "fragments": sc_fragments,
     "flags": sc_flags,
+    "conn-flood": sc_conn_flood,
+    "ooo-flood": sc_ooo_flood,
+    "syn-options": sc_syn_options,
 }
 
 
@@ -678,6 +802,7 @@ def main():
     ap.add_argument("--rate", type=float, default=0.3)
     ap.add_argument("--kernel-mac")
     ap.add_argument("--shrink", action="store_true")
+    ap.add_argument("--kinds", help="inject: comma-separated junk kinds (indexes), default all")
     a = ap.parse_args()
     random.seed(a.seed)
     me = a.me or a.target.rsplit(".", 1)[0] + ".3"
