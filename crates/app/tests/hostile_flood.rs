@@ -52,7 +52,12 @@ fn syn_flood_from_answering_source_keeps_service_and_memory() {
         flood.out().lines().rev().nth(1).unwrap_or("")
     ));
     // Every flag at once, and FIN+PSH+URG (XMAS), floods to the open and a closed port.
-    for (flags, port) in [("-FSRPAUXY", "80"), ("-FPU", "80"), ("-FSRPAUXY", "81"), ("-SF", "81")] {
+    for (flags, port) in [
+        ("-FSRPAUXY", "80"),
+        ("-FPU", "80"),
+        ("-FSRPAUXY", "81"),
+        ("-SF", "81"),
+    ] {
         hping(
             &ns,
             &[flags, "-p", port, "-c", "5000", "--faster", "198.18.41.2"],
@@ -62,7 +67,11 @@ fn syn_flood_from_answering_source_keeps_service_and_memory() {
     assert_download(&ns, &dir, "198.18.41.2", "after SYN flood");
     rss.assert_below(RSS_LIMIT_MIB, "SYN flood");
     let out = stop_clean(&mut server, "SYN flood");
-    assert!(counter(&out, "stack.tcp.passive_opens") > 1000, "{}", out.out());
+    assert!(
+        counter(&out, "stack.tcp.passive_opens") > 1000,
+        "{}",
+        out.out()
+    );
 }
 
 /// SYN floods whose SYN-ACKs cannot be answered: a spoofed on-link source nobody owns (ARP
@@ -90,20 +99,51 @@ fn spoofed_syn_flood_does_not_deny_service() {
     let rss = RssWatch::start(&server);
     hping(
         &ns,
-        &["-S", "-p", "80", "-c", "5000", "--faster", "-a", "198.18.42.77", "198.18.42.2"],
+        &[
+            "-S",
+            "-p",
+            "80",
+            "-c",
+            "5000",
+            "--faster",
+            "-a",
+            "198.18.42.77",
+            "198.18.42.2",
+        ],
         Duration::from_secs(20),
     );
     hping(
         &ns,
-        &["-S", "-p", "80", "-c", "5000", "--faster", "--rand-source", "198.18.42.2"],
+        &[
+            "-S",
+            "-p",
+            "80",
+            "-c",
+            "5000",
+            "--faster",
+            "--rand-source",
+            "198.18.42.2",
+        ],
         Duration::from_secs(20),
     );
     let out = ns.run(
-        &["curl", "-sS", "-o", "/dev/null", "--max-time", "10", "http://198.18.42.2/blob.bin"],
+        &[
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "10",
+            "http://198.18.42.2/blob.bin",
+        ],
         Duration::from_secs(15),
     );
     rss.assert_below(RSS_LIMIT_MIB, "spoofed SYN flood");
-    assert!(out.success(), "service denied after a spoofed SYN flood:\n{}", out.describe());
+    assert!(
+        out.success(),
+        "service denied after a spoofed SYN flood:\n{}",
+        out.describe()
+    );
     stop_clean(&mut server, "spoofed SYN flood");
 }
 
@@ -119,11 +159,26 @@ fn all_flag_combinations_answered_per_rfc_9293() {
     let dir = lab::blob(BLOB, 43);
     let ns = tap_lab(43);
     let mut server = lab::serve_http(&ns, 43, &dir);
-    let r = peer(&ns, "flags", "198.18.43.2", &["--port", "80"], Duration::from_secs(40));
-    assert_eq!(r.num("wrong"), 0.0, "answers not per RFC 9293:\n{}", r.out.out());
+    let r = peer(
+        &ns,
+        "flags",
+        "198.18.43.2",
+        &["--port", "80"],
+        Duration::from_secs(40),
+    );
+    assert_eq!(
+        r.num("wrong"),
+        0.0,
+        "answers not per RFC 9293:\n{}",
+        r.out.out()
+    );
     assert_download(&ns, &dir, "198.18.43.2", "after flag combinations");
     let out = stop_clean(&mut server, "flag combinations");
-    assert!(counter(&out, "stack.tcp.drop_malformed") > 0, "{}", out.out());
+    assert!(
+        counter(&out, "stack.tcp.drop_malformed") > 0,
+        "{}",
+        out.out()
+    );
 }
 
 /// Fragment floods: hping3 sends UDP datagrams split into 16-byte fragments and
@@ -136,21 +191,41 @@ fn fragment_floods_are_bounded() {
     require_root!();
     require_attack_tools!("hping3", "scapy");
     let ns = tap_lab(44);
-    let mut host = common::tcplab_ready(
-        &ns,
-        &["host", "--tap", "tap0", "--addr", "198.18.44.2/24"],
-    );
+    let mut host =
+        common::tcplab_ready(&ns, &["host", "--tap", "tap0", "--addr", "198.18.44.2/24"]);
     let rss = RssWatch::start(&host);
     // 300 datagrams of 1200 bytes in 16-byte fragments (about 23000 frames).
     hping(
         &ns,
-        &["--udp", "-p", "9", "-d", "1200", "-f", "-c", "300", "--faster", "198.18.44.2"],
+        &[
+            "--udp",
+            "-p",
+            "9",
+            "-d",
+            "1200",
+            "-f",
+            "-c",
+            "300",
+            "--faster",
+            "198.18.44.2",
+        ],
         Duration::from_secs(30),
     );
     // 5000 first fragments (more-fragments set) under distinct IDs, never completed.
     hping(
         &ns,
-        &["--udp", "-p", "9", "-d", "600", "-x", "-c", "5000", "--faster", "198.18.44.2"],
+        &[
+            "--udp",
+            "-p",
+            "9",
+            "-d",
+            "600",
+            "-x",
+            "-c",
+            "5000",
+            "--faster",
+            "198.18.44.2",
+        ],
         Duration::from_secs(30),
     );
     peer(
@@ -161,10 +236,25 @@ fn fragment_floods_are_bounded() {
         Duration::from_secs(60),
     );
     let ping = ns.run(
-        &["ping", "-c", "2", "-i", "0.3", "-W", "3", "-s", "65000", "198.18.44.2"],
+        &[
+            "ping",
+            "-c",
+            "2",
+            "-i",
+            "0.3",
+            "-W",
+            "3",
+            "-s",
+            "65000",
+            "198.18.44.2",
+        ],
         Duration::from_secs(15),
     );
-    assert!(ping.success(), "65000-byte ping after fragment floods:\n{}", ping.describe());
+    assert!(
+        ping.success(),
+        "65000-byte ping after fragment floods:\n{}",
+        ping.describe()
+    );
     rss.assert_below(RSS_LIMIT_MIB, "fragment floods");
     let out = stop_clean(&mut host, "fragment floods");
     common::notice(&format!(

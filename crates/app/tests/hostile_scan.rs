@@ -62,7 +62,11 @@ fn nmap_tcp_scans_see_open_and_closed_ports_per_rfc() {
     assert_download(&ns, &dir, "198.18.51.2", "after nmap scans");
     rss.assert_below(RSS_LIMIT_MIB, "nmap scans");
     let out = stop_clean(&mut server, "nmap scans");
-    assert!(counter(&out, "stack.tcp.resets_sent") >= 5 * 1023, "{}", out.out());
+    assert!(
+        counter(&out, "stack.tcp.resets_sent") >= 5 * 1023,
+        "{}",
+        out.out()
+    );
 }
 
 #[test]
@@ -72,7 +76,15 @@ fn nmap_udp_scan_sees_echo_open_and_others_closed() {
     let ns = tap_lab(52);
     let mut host = common::tcplab_ready(
         &ns,
-        &["host", "--tap", "tap0", "--addr", "198.18.52.2/24", "--udp-echo", "7"],
+        &[
+            "host",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.52.2/24",
+            "--udp-echo",
+            "7",
+        ],
     );
     // nmap sends its echo payload to 7 (echoed back: open); the rest get port unreachable.
     let (ports, ignored) = nmap(&ns, &["-sU", "-p", "1-20"], "198.18.52.2");
@@ -94,7 +106,10 @@ fn nmap_udp_scan_sees_echo_open_and_others_closed() {
         .unwrap_or(0);
     assert_eq!(open, vec!["7:open".to_string()], "nmap -sU: {ports}");
     assert_eq!(closed + ignored_closed, 19, "nmap -sU: {ports} / {ignored}");
-    let ping = ns.run(&["ping", "-c", "1", "-W", "2", "198.18.52.2"], Duration::from_secs(5));
+    let ping = ns.run(
+        &["ping", "-c", "1", "-W", "2", "198.18.52.2"],
+        Duration::from_secs(5),
+    );
     assert!(ping.success(), "{}", ping.describe());
     let out = stop_clean(&mut host, "nmap udp");
     assert!(counter(&out, "stack.udp.no_socket") >= 19, "{}", out.out());

@@ -21,7 +21,9 @@ fn serve(ns: &Netns, net: u8, service: &str, port: &str) -> common::Proc {
     let addr = format!("198.18.{net}.2/24");
     tcplab_ready(
         ns,
-        &["serve", service, "--tap", "tap0", "--addr", &addr, "--port", port],
+        &[
+            "serve", service, "--tap", "tap0", "--addr", &addr, "--port", port,
+        ],
     )
 }
 
@@ -35,19 +37,32 @@ fn closed_ports_answer_per_rfc() {
     require_attack_tools!("scapy");
     let ns = tap_lab(21);
     let mut server = serve(&ns, 21, "echo", "7");
-    let r = peer(&ns, "closed-port", "198.18.21.2", &["--port", "9"], Duration::from_secs(30));
+    let r = peer(
+        &ns,
+        "closed-port",
+        "198.18.21.2",
+        &["--port", "9"],
+        Duration::from_secs(30),
+    );
     let (sent, replies, secs) = (
         r.num("udp_sent"),
         r.num("port_unreachable"),
         r.num("seconds"),
     );
-    assert!(replies < sent, "ICMP errors not rate-limited: {replies} for {sent}");
+    assert!(
+        replies < sent,
+        "ICMP errors not rate-limited: {replies} for {sent}"
+    );
     assert!(
         replies <= 50.0 + 100.0 * secs + 10.0,
         "more ICMP errors than burst + rate allow: {replies} in {secs}s"
     );
     let out = stop_clean(&mut server, "closed ports");
-    assert!(counter(&out, "stack.icmp.rate_limited") > 0, "{}", out.out());
+    assert!(
+        counter(&out, "stack.icmp.rate_limited") > 0,
+        "{}",
+        out.out()
+    );
 }
 
 /// Crafted segments against an ESTABLISHED connection to `serve echo`: RST with a wrong
@@ -63,9 +78,21 @@ fn crafted_segments_against_established_connection() {
     let ns = tap_lab(22);
     let mut server = serve(&ns, 22, "echo", "7");
     let rss = RssWatch::start(&server);
-    let r = peer(&ns, "established", "198.18.22.2", &["--port", "7"], Duration::from_secs(60));
-    assert!(r.flag("challenge_ack_for_rst"), "no challenge ACK for an in-window RST");
-    assert!(r.flag("challenge_ack_for_syn"), "no challenge ACK for a SYN in ESTABLISHED");
+    let r = peer(
+        &ns,
+        "established",
+        "198.18.22.2",
+        &["--port", "7"],
+        Duration::from_secs(60),
+    );
+    assert!(
+        r.flag("challenge_ack_for_rst"),
+        "no challenge ACK for an in-window RST"
+    );
+    assert!(
+        r.flag("challenge_ack_for_syn"),
+        "no challenge ACK for a SYN in ESTABLISHED"
+    );
     assert!(
         r.num("acks_for_out_of_window") >= 1.0,
         "out-of-window data not answered with an ACK"
@@ -162,7 +189,11 @@ fn peer_that_stops_acking_gets_backed_off_retransmissions() {
     assert!(ping.success(), "no ping reply:\n{}", ping.describe());
     rss.assert_below(RSS_LIMIT_MIB, "no ACKs");
     let out = stop_clean(&mut server, "no ACKs");
-    assert!(counter(&out, "stack.tcp.rto_expirations") >= 3, "{}", out.out());
+    assert!(
+        counter(&out, "stack.tcp.rto_expirations") >= 3,
+        "{}",
+        out.out()
+    );
 }
 
 /// "Never loses acknowledged data": curl (the kernel) downloads from `serve http` while scapy
@@ -201,7 +232,7 @@ fn download_stays_byte_exact_under_injected_junk() {
         &kmac,
     ]);
     std::thread::sleep(Duration::from_millis(1500)); // scapy's import and ARP
-    // Limit curl's rate a little so the injector (python) gets a share of the connection.
+                                                     // Limit curl's rate a little so the injector (python) gets a share of the connection.
     let dst = dir.join("inject.out");
     let out = ns.run(
         &[
@@ -219,7 +250,11 @@ fn download_stays_byte_exact_under_injected_junk() {
         Duration::from_secs(70),
     );
     let inj = inj.wait(Duration::from_secs(45));
-    assert!(out.success(), "curl under injection failed:\n{}", out.describe());
+    assert!(
+        out.success(),
+        "curl under injection failed:\n{}",
+        out.describe()
+    );
     let got = std::fs::read(&dst).unwrap_or_default();
     assert_eq!(
         common::sha256_hex(&got),
@@ -235,10 +270,18 @@ fn download_stays_byte_exact_under_injected_junk() {
         .and_then(|v| v.trim_end_matches('}').parse().ok())
         .unwrap_or(0);
     common::notice(&format!("  injected {injected} junk segments"));
-    assert!(injected >= 50, "only {injected} junk segments injected:\n{}", inj.describe());
+    assert!(
+        injected >= 50,
+        "only {injected} junk segments injected:\n{}",
+        inj.describe()
+    );
     rss.assert_below(RSS_LIMIT_MIB, "injection");
     let out = stop_clean(&mut server, "injection");
-    assert!(counter(&out, "stack.tcp_input.bad_checksum") > 0, "{}", out.out());
+    assert!(
+        counter(&out, "stack.tcp_input.bad_checksum") > 0,
+        "{}",
+        out.out()
+    );
 }
 
 /// Out-of-order flood against `serve echo`: 2000 one-byte segments, every other byte beyond
@@ -261,7 +304,11 @@ fn out_of_order_flood_is_capped_and_stream_stays_exact() {
     );
     rss.assert_below(RSS_LIMIT_MIB, "out-of-order flood");
     let out = stop_clean(&mut server, "out-of-order flood");
-    assert!(counter(&out, "stack.tcp.drop_recv_buffer_full") > 0, "{}", out.out());
+    assert!(
+        counter(&out, "stack.tcp.drop_recv_buffer_full") > 0,
+        "{}",
+        out.out()
+    );
 }
 
 /// SYNs with absurd options (MSS 0 and 1, window scale 255, SACK-permitted and timestamps
@@ -307,5 +354,9 @@ fn idle_connection_flood_stays_bounded() {
     lab::assert_download(&ns, &dir, "198.18.29.2", "with 400 idle connections");
     rss.assert_below(RSS_LIMIT_MIB, "idle connection flood");
     let out = stop_clean(&mut server, "idle connection flood");
-    assert!(counter(&out, "stack.tcp.established") >= 401, "{}", out.out());
+    assert!(
+        counter(&out, "stack.tcp.established") >= 401,
+        "{}",
+        out.out()
+    );
 }

@@ -99,7 +99,12 @@ impl PeerResult {
     pub fn num(&self, key: &str) -> f64 {
         self.field(key)
             .and_then(|v| v.trim_matches('"').parse().ok())
-            .unwrap_or_else(|| panic!("no numeric {key:?} in peer result:\n{}", self.out.describe()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no numeric {key:?} in peer result:\n{}",
+                    self.out.describe()
+                )
+            })
     }
 
     /// A boolean field.
@@ -110,7 +115,13 @@ impl PeerResult {
 
 /// Runs `peer.py SCENARIO --target TARGET ARGS...` in `ns`; panics unless it passes its own
 /// checks (exit 0) and prints a RESULT line.
-pub fn peer(ns: &Netns, scenario: &str, target: &str, args: &[&str], timeout: Duration) -> PeerResult {
+pub fn peer(
+    ns: &Netns,
+    scenario: &str,
+    target: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> PeerResult {
     let script = peer_script();
     let mut argv = vec![PYTHON, script.as_str(), scenario, "--target", target];
     argv.extend_from_slice(args);
@@ -254,7 +265,11 @@ pub fn assert_download(ns: &Netns, dir: &common::TempDir, ip: &str, what: &str) 
         ],
         Duration::from_secs(70),
     );
-    assert!(out.success(), "{what}: curl after the attack failed:\n{}", out.describe());
+    assert!(
+        out.success(),
+        "{what}: curl after the attack failed:\n{}",
+        out.describe()
+    );
     let got = std::fs::read(&dst).unwrap_or_default();
     assert_eq!(
         common::sha256_hex(&got),
@@ -278,7 +293,15 @@ pub fn serve_http(ns: &Netns, net: u8, dir: &common::TempDir) -> Proc {
     common::tcplab_ready(
         ns,
         &[
-            "serve", "http", "--tap", "tap0", "--addr", &addr, "--port", "80", "--root",
+            "serve",
+            "http",
+            "--tap",
+            "tap0",
+            "--addr",
+            &addr,
+            "--port",
+            "80",
+            "--root",
             dir.path(),
         ],
     )
