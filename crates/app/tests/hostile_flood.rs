@@ -293,3 +293,68 @@ fn malformed_and_oversized_frames_are_dropped() {
     let out = stop_clean(&mut server, "malformed frames");
     assert!(counter(&out, "stack.ipv4.packets_in") > 0, "{}", out.out());
 }
+
+/// ARP, UDP and ICMP floods against `tcplab host`: 5000 ARP requests/replies from distinct
+/// spoofed senders plus malformed ARP and a conflicting claim of tcplab's address (scapy; the
+/// cache is capped by `ArpConfig::max_entries`), 20000 UDP datagrams of 1400 bytes to the echo
+/// port and 20000 pings of 1000 bytes (hping3 --faster). Memory stays bounded; tcplab still
+/// answers ARP with its own MAC, pings, and UDP echo.
+#[test]
+fn arp_udp_and_icmp_floods_are_bounded() {
+    require_root!();
+    require_attack_tools!("hping3", "scapy");
+    let ns = tap_lab(46);
+    let mut host = common::tcplab_ready(
+        &ns,
+        &[
+            "host",
+            "--tap",
+            "tap0",
+            "--addr",
+            "198.18.46.2/24",
+            "--udp-echo",
+            "7",
+        ],
+    );
+    let rss = RssWatch::start(&host);
+    peer(
+        &ns,
+        "arp-flood",
+        "198.18.46.2",
+        &["--count", "5000"],
+        Duration::from_secs(60),
+    );
+    hping(
+        &ns,
+        &[
+            "--udp",
+            "-p",
+            "7",
+            "-d",
+            "1400",
+            "-c",
+            "20000",
+            "--faster",
+            "198.18.46.2",
+        ],
+        Duration::from_secs(30),
+    );
+    hping(
+        &ns,
+        &["-1", "-d", "1000", "-c", "20000", "--faster", "198.18.46.2"],
+        Duration::from_secs(30),
+    );
+    let ping = ns.run(
+        &["ping", "-c", "2", "-i", "0.3", "-W", "2", "198.18.46.2"],
+        Duration::from_secs(10),
+    );
+    assert!(ping.success(), "ping after floods:\n{}", ping.describe());
+    rss.assert_below(RSS_LIMIT_MIB, "ARP/UDP/ICMP floods");
+    let out = stop_clean(&mut host, "ARP/UDP/ICMP floods");
+    assert!(counter(&out, "stack.arp.malformed") > 0, "{}", out.out());
+    assert!(
+        counter(&out, "stack.udp.datagrams_in") >= 10_000,
+        "{}",
+        out.out()
+    );
+}

@@ -360,3 +360,29 @@ fn idle_connection_flood_stays_bounded() {
         out.out()
     );
 }
+
+/// Forged ICMP destination-unreachable errors quoting a running connection (port, protocol,
+/// host unreachable, fragmentation needed with MTU 68; also with a sequence number outside
+/// the flight): the connection is not aborted (RFC 5927 §4.1/§4.2, RFC 1122 §4.2.3.9), data
+/// keeps flowing byte-exact, and out-of-flight quotes are counted as dropped.
+#[test]
+fn forged_icmp_errors_do_not_abort_established_connection() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(30);
+    let mut server = serve(&ns, 30, "chargen", "19");
+    let r = peer(
+        &ns,
+        "icmp-errors",
+        "198.18.30.2",
+        &["--port", "19"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.num("small_segments"), 0.0, "{}", r.result);
+    let out = stop_clean(&mut server, "ICMP errors");
+    assert!(
+        counter(&out, "stack.tcp.drop_icmp_out_of_window") >= 2,
+        "{}",
+        out.out()
+    );
+}

@@ -774,6 +774,70 @@ def sc_syn_options(w, a):
     result(opened=opened, tried=len(opts))
 
 
+def sc_arp_flood(w, a):
+    """ARP abuse: `a.count` requests for tcplab's address from distinct spoofed senders (each
+    may be learned: the cache must stay bounded), as many unsolicited replies, malformed ARP,
+    and a gratuitous ARP claiming tcplab's own address from another MAC. tcplab must still
+    answer ARP for its address with its own MAC, and ping."""
+    rnd = random.Random(a.seed)
+    prefix = w.target.rsplit(".", 1)[0]
+    frames = []
+    for i in range(a.count):
+        mac = "02:%02x:%02x:%02x:%02x:%02x" % tuple(rnd.randint(0, 255) for _ in range(5))
+        ip = f"{prefix}.{10 + i % 240}"
+        op = 1 if i % 2 == 0 else 2
+        frames.append(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff" if op == 1 else w.target_mac)
+                      / ARP(op=op, hwsrc=mac, psrc=ip, hwdst="00:00:00:00:00:00" if op == 1 else w.target_mac,
+                            pdst=w.target))
+    for i in range(a.count // 4):  # senders off the subnet, and odd sizes/opcodes
+        frames.append(Ether(src=ME_MAC, dst="ff:ff:ff:ff:ff:ff")
+                      / ARP(op=rnd.choice([1, 2, 3, 9, 0]), hwsrc=ME_MAC, psrc=f"203.0.{i % 250}.{i % 200}",
+                            pdst=w.target, hwlen=rnd.choice([6, 0, 16]), plen=rnd.choice([4, 0, 16])))
+    for f in frames:
+        w.sock.send(f)
+    # Someone else claims tcplab's address (RFC 5227 conflict): tcplab keeps answering for it.
+    w.sock.send(Ether(src="02:66:66:66:66:66", dst="ff:ff:ff:ff:ff:ff")
+                / ARP(op=2, hwsrc="02:66:66:66:66:66", psrc=w.target, hwdst="ff:ff:ff:ff:ff:ff", pdst=w.target))
+    time.sleep(0.3)
+    mac_before = w.target_mac
+    w.target_mac = None
+    w.resolve()
+    check(w.target_mac == mac_before, f"tcplab answered ARP with {w.target_mac}, was {mac_before}")
+    w.send_l3(IP(src=w.me, dst=w.target) / ICMP(type=8, id=55, seq=1) / Raw(b"arp flood over"))
+    ok = any(p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == 55 for p in w.frames(3.0))
+    check(ok, "no echo reply after the ARP flood")
+    result(frames=len(frames) + 1)
+
+
+def sc_icmp_errors(w, a):
+    """Forged ICMP errors quoting a running connection (`serve chargen`): port and protocol
+    unreachable (hard errors), fragmentation needed with MTU 68, host unreachable, also with a
+    sequence number outside the flight (RFC 5927 §4.1: ignore). In ESTABLISHED these must not
+    abort the connection (RFC 5927 §4.2; RFC 1122 §4.2.3.9 soft errors): data keeps flowing,
+    byte-exact."""
+    c = Conn(w, a.port)
+    c.open()
+    c.pump(0.5, stop=lambda c: len(c.data) >= 20000)
+    sent = 0
+    for code, seq_off in ((3, 0), (2, 0), (4, 0), (1, 0), (3, 10**8), (2, -10**8)):
+        # Quote tcplab's latest segment (in flight: we have not ACKed it yet, or just did).
+        seq = (c.rcv_nxt + seq_off) % 2**32
+        quoted = IP(src=w.target, dst=w.me) / TCP(sport=a.port, dport=c.sport, seq=seq, ack=c.snd_nxt, flags=ACK)
+        icmp = ICMP(type=3, code=code, nexthopmtu=68 if code == 4 else 0) / Raw(bytes(quoted)[:28])
+        w.send_l3(IP(src=w.me, dst=w.target) / icmp)
+        sent += 1
+        c.pump(0.2)
+    before = len(c.data)
+    segs = c.pump(2.0, stop=lambda c: len(c.data) >= before + 50000)
+    check(not any(t.flags & RST for t in segs), "connection reset after ICMP errors")
+    check(len(c.data) >= before + 50000, f"only {len(c.data) - before} bytes after ICMP errors")
+    block = chargen_block()
+    check(bytes(c.data) == (block * (len(c.data) // len(block) + 1))[:len(c.data)], "stream corrupted")
+    small = [t for t in segs if 0 < len(bytes(t.payload)) < 500]
+    c.abort()
+    result(errors_sent=sent, bytes_after=len(c.data) - before, small_segments=len(small))
+
+
 SCENARIOS = {
     "closed-port": sc_closed_port,
     "established": sc_established,
@@ -786,6 +850,8 @@ SCENARIOS = {
     "conn-flood": sc_conn_flood,
     "ooo-flood": sc_ooo_flood,
     "syn-options": sc_syn_options,
+    "arp-flood": sc_arp_flood,
+    "icmp-errors": sc_icmp_errors,
 }
 
 
