@@ -386,3 +386,26 @@ fn forged_icmp_errors_do_not_abort_established_connection() {
         out.out()
     );
 }
+
+/// Life-cycle abuse against `serve echo`: our sequence numbers wrap past 2^32 mid-stream
+/// (with URG and a bogus urgent pointer); in SYN-RECEIVED an unacceptable ACK gets
+/// <SEQ=SEG.ACK><CTL=RST> without killing the half-open connection and a wrong-sequence RST
+/// is ignored (RFC 9293 §3.10.7.4); on close, data after our FIN is never delivered, and once
+/// the connection is gone a segment is answered with RST (§3.10.7.1).
+#[test]
+fn connection_lifecycle_abuse() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(31);
+    let mut server = serve(&ns, 31, "echo", "7");
+    let r = peer(
+        &ns,
+        "lifecycle",
+        "198.18.31.2",
+        &["--port", "7"],
+        Duration::from_secs(40),
+    );
+    assert!(r.flag("wrapped"), "{}", r.result);
+    assert!(r.flag("rst_after_close"), "{}", r.result);
+    stop_clean(&mut server, "life cycle");
+}

@@ -838,6 +838,72 @@ def sc_icmp_errors(w, a):
     result(errors_sent=sent, bytes_after=len(c.data) - before, small_segments=len(small))
 
 
+def sc_lifecycle(w, a):
+    """Connection life-cycle abuse against `serve echo`:
+    - our sequence numbers wrap past 2^32 mid-stream, with URG and a bogus urgent pointer;
+    - SYN-RECEIVED: an unacceptable ACK gets <SEQ=SEG.ACK><CTL=RST> and the half-open
+      connection survives (RFC 9293 §3.10.7.4), an in-window RST with a wrong sequence number
+      resets nothing; then the right ACK opens it;
+    - close: our FIN after data, junk after our FIN (never delivered), tcplab's FIN is
+      acknowledged and a later segment gets a RST (the connection is gone)."""
+    out = {}
+    # Sequence wrap.
+    c = Conn(w, a.port)
+    c.iss = 2**32 - 700
+    c.snd_nxt = c.iss
+    c.open()
+    c.echo_check(bytes(range(256)) * 5)  # crosses 2^32
+    c.seg(PSH | ACK | URG, payload=b"urgent!")
+    c.snd_nxt = (c.snd_nxt + 7) % 2**32
+    c.pump(1.0, stop=lambda c: c.data.endswith(b"urgent!"))
+    check(c.data.endswith(b"urgent!"), "URG data not echoed")
+    c.echo_check(b"after wrap")
+    out["wrapped"] = c.snd_nxt < c.iss
+    c.abort()
+
+    # SYN-RECEIVED.
+    c = Conn(w, a.port)
+    c.seg(SYN, ack=0, options=[("MSS", 1460)])
+    sa = None
+    for p in w.frames(2.0):
+        t = c.mine(p)
+        if t is not None and t.flags & SYN and t.flags & ACK:
+            sa = t
+            break
+    check(sa is not None, "no SYN-ACK")
+    c.snd_nxt = (c.iss + 1) % 2**32
+    c.rcv_nxt = c.peer_nxt = (sa.seq + 1) % 2**32
+    bad_ack = (sa.seq + 5000) % 2**32
+    c.log.clear()
+    c.seg(ACK, ack=bad_ack)
+    rst = [t for t in c.pump(1.0, ack=False) if t.flags & RST]
+    check(rst and rst[0].seq == bad_ack, f"unacceptable ACK in SYN-RECEIVED: {c.log}")
+    c.seg(RST, seq=c.snd_nxt + 1000)  # wrong sequence number: must not reset
+    c.pump(0.3, ack=False)
+    c.seg(ACK)
+    c.echo_check(b"opened after abuse", timeout=3.0)
+
+    # Close.
+    c.send(b"bye")
+    c.seg(FIN | ACK)
+    fin_seq = c.snd_nxt
+    c.snd_nxt = (c.snd_nxt + 1) % 2**32
+    c.pump(2.0, stop=lambda c: c.data.endswith(b"bye") and any(s[1] & FIN for s in c.log))
+    check(c.data.endswith(b"bye"), f"data before FIN not echoed: {bytes(c.data[-20:])!r}")
+    fins = [s for s in c.log if s[1] & FIN]
+    check(fins, "tcplab did not close after our FIN")
+    # Junk after our FIN (RFC 9293 §3.10.7.4 seventh: ignore text after FIN).
+    c.seg(PSH | ACK, seq=fin_seq + 1, payload=b"AFTER-FIN")
+    c.pump(0.5)  # acknowledges tcplab's FIN too
+    check(b"AFTER-FIN" not in c.data, "data after FIN was delivered")
+    time.sleep(0.3)
+    c.log.clear()
+    c.seg(PSH | ACK, payload=b"late")
+    segs = c.pump(1.0, ack=False)
+    out["rst_after_close"] = any(t.flags & RST for t in segs)
+    result(**out)
+
+
 SCENARIOS = {
     "closed-port": sc_closed_port,
     "established": sc_established,
@@ -852,6 +918,7 @@ SCENARIOS = {
     "syn-options": sc_syn_options,
     "arp-flood": sc_arp_flood,
     "icmp-errors": sc_icmp_errors,
+    "lifecycle": sc_lifecycle,
 }
 
 
