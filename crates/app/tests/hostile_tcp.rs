@@ -409,3 +409,31 @@ fn connection_lifecycle_abuse() {
     assert!(r.flag("rst_after_close"), "{}", r.result);
     stop_clean(&mut server, "life cycle");
 }
+
+/// A peer that never reads (window 0 from the start) but blasts 1.5 MiB at `serve echo`,
+/// ignoring tcplab's window: the echo server blocks writing, stops reading, tcplab's receive
+/// window closes, everything beyond it is dropped and counted, memory stays bounded, and
+/// tcplab keeps answering (RFC 9293 §3.8.6: a receiver never takes more than it offered).
+#[test]
+fn blasting_peer_that_never_reads_is_bounded() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(32);
+    let mut server = serve(&ns, 32, "echo", "7");
+    let rss = RssWatch::start(&server);
+    let r = peer(
+        &ns,
+        "blast",
+        "198.18.32.2",
+        &["--port", "7", "--count", "1536"],
+        Duration::from_secs(40),
+    );
+    assert_eq!(r.num("last_window"), 0.0, "{}", r.result);
+    rss.assert_below(RSS_LIMIT_MIB, "blast");
+    let out = stop_clean(&mut server, "blast");
+    assert!(
+        counter(&out, "stack.tcp.drop_out_of_window") > 0,
+        "{}",
+        out.out()
+    );
+}

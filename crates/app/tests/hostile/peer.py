@@ -904,6 +904,35 @@ def sc_lifecycle(w, a):
     result(**out)
 
 
+def sc_blast(w, a):
+    """A peer that never reads (window 0 from the start) yet blasts `a.count` KiB at `serve
+    echo`, ignoring tcplab's window: the echo server's writes block, its reads stop, tcplab's
+    receive window closes and everything beyond it is dropped (counted). tcplab must advertise
+    a zero window, never accept more than it offered, and keep answering."""
+    c = Conn(w, a.port, win=0)
+    c.open()
+    chunk = b"z" * 1400
+    offered_max = 0
+    for i in range(a.count * 1024 // 1400):
+        c.seg(PSH | ACK, payload=chunk, win=0)
+        c.snd_nxt = (c.snd_nxt + len(chunk)) % 2**32
+        if i % 50 == 49:
+            for p in w.frames(0.01):
+                c.mine(p)
+    c.pump(1.0, ack=False)
+    acks = [s for s in c.log if s[1] & ACK]
+    check(acks, "no ACKs from tcplab")
+    last_ack, last_win = acks[-1][3], acks[-1][5]
+    accepted = (last_ack - (c.iss + 1)) % 2**32
+    check(last_win == 0, f"window not closed after the blast: {last_win}")
+    check(accepted <= 2 * 1024 * 1024, f"tcplab accepted {accepted} bytes from a blaster")
+    w.send_l3(IP(src=w.me, dst=w.target) / ICMP(type=8, id=66, seq=1) / Raw(b"blast over"))
+    ok = any(p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == 66 for p in w.frames(3.0))
+    check(ok, "no echo reply after the blast")
+    c.abort()
+    result(sent=a.count * 1024, accepted=accepted, last_window=last_win)
+
+
 SCENARIOS = {
     "closed-port": sc_closed_port,
     "established": sc_established,
@@ -919,6 +948,7 @@ SCENARIOS = {
     "arp-flood": sc_arp_flood,
     "icmp-errors": sc_icmp_errors,
     "lifecycle": sc_lifecycle,
+    "blast": sc_blast,
 }
 
 
