@@ -437,3 +437,25 @@ fn blasting_peer_that_never_reads_is_bounded() {
         out.out()
     );
 }
+
+/// SYNs, UDP and pings to broadcast and multicast destinations (and from broadcast or
+/// multicast sources, and as link-layer broadcast) are never answered: no SYN-ACK or RST
+/// (RFC 1122 §4.2.3.10), no ICMP error (§3.2.2), no echo reply to broadcast (§3.2.2.6,
+/// tcplab's default), broadcast sources discarded (§3.2.1.3). Answering would make tcplab an
+/// amplifier.
+#[test]
+fn broadcast_and_multicast_are_never_answered() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(33);
+    let mut server = serve(&ns, 33, "echo", "7");
+    let r = peer(
+        &ns,
+        "broadcast",
+        "198.18.33.2",
+        &["--port", "7"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.num("answers"), 0.0, "{}", r.out.out());
+    stop_clean(&mut server, "broadcast");
+}

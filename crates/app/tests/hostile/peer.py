@@ -933,6 +933,45 @@ def sc_blast(w, a):
     result(sent=a.count * 1024, accepted=accepted, last_window=last_win)
 
 
+def sc_broadcast(w, a):
+    """Segments to broadcast and multicast destinations must not be answered (RFC 1122
+    §4.2.3.10: a SYN to a broadcast or multicast address is silently dropped; §3.2.2: no ICMP
+    error about a datagram to a broadcast/multicast address; §3.2.2.6: echo to broadcast may
+    be ignored, tcplab's default). Also a source that is broadcast or multicast (RFC 1122
+    §3.2.1.3: discard)."""
+    prefix = w.target.rsplit(".", 1)[0]
+    bcast = "ff:ff:ff:ff:ff:ff"
+    probes = []
+    for dst in (f"{prefix}.255", "255.255.255.255", "224.0.0.1", "239.1.2.3"):
+        dmac = bcast if not dst.startswith(("224", "239")) else "01:00:5e:00:00:01"
+        probes.append(Ether(src=ME_MAC, dst=dmac) / IP(src=w.me, dst=dst) / TCP(sport=4444, dport=a.port, flags=SYN))
+        probes.append(Ether(src=ME_MAC, dst=dmac) / IP(src=w.me, dst=dst) / TCP(sport=4445, dport=a.port + 1, flags=SYN))
+        probes.append(Ether(src=ME_MAC, dst=dmac) / IP(src=w.me, dst=dst) / UDP(sport=4446, dport=33333) / Raw(b"u"))
+        probes.append(Ether(src=ME_MAC, dst=dmac) / IP(src=w.me, dst=dst) / ICMP(type=8, id=88) / Raw(b"e"))
+    # Our unicast address, but a broadcast link-layer destination: still not for a RST storm.
+    probes.append(Ether(src=ME_MAC, dst=bcast) / IP(src=w.me, dst=w.target) / UDP(sport=4447, dport=33334) / Raw(b"b"))
+    # Broadcast and multicast sources, unicast destination.
+    for src in (f"{prefix}.255", "224.0.0.5"):
+        probes.append(Ether(src=ME_MAC, dst=w.target_mac) / IP(src=src, dst=w.target) / TCP(sport=4448, dport=a.port + 1, flags=SYN))
+        probes.append(Ether(src=ME_MAC, dst=w.target_mac) / IP(src=src, dst=w.target) / UDP(sport=4449, dport=33335))
+    for p in probes:
+        w.sock.send(p)
+    answers = []
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([w.sock], [], [], 0.1)
+        if not r:
+            continue
+        p = w.sock.recv()
+        if p is None or not p.haslayer(IP) or p[IP].src != w.target:
+            continue
+        if p.haslayer(TCP) or p.haslayer(ICMP):
+            answers.append(p.summary())
+    for line in answers:
+        print("answer:", line, flush=True)
+    result(probes=len(probes), answers=len(answers))
+
+
 SCENARIOS = {
     "closed-port": sc_closed_port,
     "established": sc_established,
@@ -949,6 +988,7 @@ SCENARIOS = {
     "icmp-errors": sc_icmp_errors,
     "lifecycle": sc_lifecycle,
     "blast": sc_blast,
+    "broadcast": sc_broadcast,
 }
 
 
