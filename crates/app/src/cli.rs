@@ -127,12 +127,34 @@ pub struct LinkOpts {
     /// unless the spec sets dir=tx|rx).
     #[arg(long, value_name = "SPEC")]
     pub impair: Option<String>,
-    /// Seed for the impairment and the stack's randomness.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Seed for the impairment and the stack's randomness (ISN secret, ephemeral ports). By
+    /// default a fresh random seed per process, so that a new process never repeats the
+    /// 4-tuples and initial sequence numbers of the last one (RFC 6528, RFC 6056); give one to
+    /// replay a run.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Print a readable trace of stack events on stderr.
     #[arg(long)]
     pub trace: bool,
+}
+
+impl LinkOpts {
+    /// The seed in force: `--seed`, or one random seed drawn once per process.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or_else(process_seed)
+    }
+}
+
+/// A random seed drawn once per process from the OS (std's `RandomState` keys come from the
+/// OS random source), so separate runs get distinct ISN secrets and ephemeral ports.
+fn process_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    })
 }
 
 /// `tcplab demo`.
@@ -303,7 +325,8 @@ mod tests {
             })
         );
         assert_eq!(p.link.mtu, 1500);
-        assert_eq!(p.link.seed, 1);
+        assert_eq!(p.link.seed, None);
+        assert_eq!(p.link.seed(), p.link.seed(), "one random seed per process");
     }
 
     #[test]

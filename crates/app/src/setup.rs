@@ -33,7 +33,7 @@ pub fn stack_config(opts: &LinkOpts) -> Result<Config, AppError> {
     let mut config = Config::new(mac, cidr.addr, cidr.prefix);
     config.gateway = opts.gw;
     config.mtu = usize::from(opts.mtu);
-    config.seed = opts.seed;
+    config.seed = opts.seed();
     Ok(config)
 }
 
@@ -106,7 +106,7 @@ pub fn start(opts: &LinkOpts, name: &str) -> Result<Runtime, AppError> {
     let config = stack_config(opts)?;
     let impair = match &opts.impair {
         Some(spec) => {
-            let mut c = impair_config(spec, opts.seed)?;
+            let mut c = impair_config(spec, opts.seed())?;
             // On a real link, impair both directions unless the spec says otherwise: what
             // tcplab sends and what it receives see the same network.
             if !spec_has_key(spec, "dir") {

@@ -132,6 +132,51 @@ fn curl_and_wget_download_from_tcplab_http_over_tap() {
     );
 }
 
+#[test]
+fn curl_downloads_from_tcplab_http_over_af_packet() {
+    require_root!();
+    require_tools!("curl");
+    let len = env_usize("TL_GET_MB", 8) * MB;
+    let (dir, sha) = blob_dir("blob.bin", len, 12);
+    let (a, b) = veth_lab(4);
+    let mut server = tcplab_ready(
+        &a,
+        &[
+            "serve",
+            "http",
+            "--iface",
+            "veth0",
+            "--addr",
+            "198.18.4.2/24",
+            "--port",
+            "80",
+            "--root",
+            dir.path(),
+        ],
+    );
+    let dst = dir.join("curl.out");
+    let out = b.run(
+        &[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "120",
+            "-o",
+            dst.to_str().unwrap(),
+            "http://198.18.4.2/blob.bin",
+        ],
+        budget(len),
+    );
+    assert!(
+        out.success(),
+        "curl over AF_PACKET failed:\n{}",
+        out.describe()
+    );
+    assert_eq!(file_sha(&dst), sha, "download over AF_PACKET differs");
+    server.terminate(Duration::from_secs(10));
+}
+
 /// `python3 -m http.server` in `ns`, bound to `addr`, serving `dir`; waits until it listens.
 fn kernel_http_server(ns: &Netns, addr: &str, dir: &str) -> Proc {
     let mut p = ns.spawn(&[
@@ -212,8 +257,6 @@ fn tcplab_get_from_kernel_http_server_over_tap() {
 /// not pick a 4-tuple and ISN the kernel's TIME-WAIT rejects (RFC 6528 ISNs advance with a
 /// clock; RFC 6056 ephemeral ports), which costs an RST and a 1 s SYN retransmission.
 #[test]
-#[ignore = "known bugs, see the ops report: tcplab exits before its FIN is sent; a new \
-            process reuses port 49153 with an ISN the kernel's TIME-WAIT rejects"]
 fn repeated_tcplab_get_runs_reconnect_cleanly() {
     require_root!();
     require_tools!("python3", "tshark");
@@ -443,6 +486,10 @@ fn curl_closes_first_and_server_keeps_serving() {
         assert_eq!(sha256_hex(&out.stdout[..100_000]), sha);
         assert_eq!(sha256_hex(&out.stdout[100_000..]), sha);
     }
+    // curl closed first, so curl's side holds TIME-WAIT: our FIN came after (CLOSE-WAIT ->
+    // LAST-ACK on our side, RFC 9293 §3.6), and none of curl's sockets waits in FIN-WAIT-2.
+    wait_kernel_sockets(&ns, "time-wait", "dport = :80", true);
+    wait_kernel_sockets(&ns, "fin-wait-2", "dport = :80", false);
     server.terminate(Duration::from_secs(10));
 }
 
@@ -573,14 +620,19 @@ fn kernel_connect_to_closed_tcplab_port_is_refused_quickly() {
     server.terminate(Duration::from_secs(10));
 }
 
-/// Waits (bounded: 10 s, or 3 s for absence) until the kernel has (`present`) or has no (`!present`) TCP socket
-/// in `state` (an `ss` state name) with local port `port` inside `ns`; panics otherwise.
+/// Waits (bounded: 10 s, or 3 s for absence) until the kernel has (`present`) or has no
+/// (`!present`) TCP socket in `state` (an `ss` state name) with local port `port` inside `ns`;
+/// panics otherwise.
 fn wait_kernel_state(ns: &Netns, state: &str, port: u16, present: bool) {
-    let filter = format!("sport = :{port}");
+    wait_kernel_sockets(ns, state, &format!("sport = :{port}"), present);
+}
+
+/// Like [`wait_kernel_state`] with any `ss` filter (e.g. `dport = :80`).
+fn wait_kernel_sockets(ns: &Netns, state: &str, filter: &str, present: bool) {
     let deadline = Instant::now() + Duration::from_secs(if present { 10 } else { 3 });
     loop {
         let out = ns.run(
-            &["ss", "-Htn", "state", state, &filter],
+            &["ss", "-Htn", "state", state, filter],
             Duration::from_secs(5),
         );
         assert!(out.success(), "ss failed:\n{}", out.describe());
@@ -589,10 +641,10 @@ fn wait_kernel_state(ns: &Netns, state: &str, port: u16, present: bool) {
             return;
         }
         if Instant::now() >= deadline {
-            let all = ns.run(&["ss", "-Htan", &filter], Duration::from_secs(5));
+            let all = ns.run(&["ss", "-Htan", filter], Duration::from_secs(5));
             panic!(
-                "kernel socket on port {port} in {state}: expected {present}, got {found}; \
-                 all sockets on the port:\n{}",
+                "kernel socket ({filter}) in {state}: expected {present}, got {found}; \
+                 all sockets matching:\n{}",
                 all.out()
             );
         }

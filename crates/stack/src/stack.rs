@@ -414,6 +414,11 @@ impl Stack {
         self.tcp.info(c)
     }
 
+    /// Connections whose FIN is not yet acknowledged; see [`Tcp::closing_count`].
+    pub fn tcp_closing_count(&self) -> usize {
+        self.tcp.closing_count()
+    }
+
     /// Whether `tcp_recv` would return without `WouldBlock` (data, EOF or an error).
     pub fn tcp_can_recv(&self, c: ConnHandle) -> bool {
         self.tcp.can_recv(c)

@@ -220,8 +220,10 @@ impl Runtime {
         self.handle.clone()
     }
 
-    /// Stop the loop, join its thread, and return the link's counters.
+    /// Stop the loop, join its thread, and return the link's counters. Closes the application
+    /// already made are given up to [`LINGER`] to reach the peer first.
     pub fn shutdown(mut self) -> Vec<(&'static str, u64)> {
+        self.handle.linger(LINGER);
         self.handle.stop("runtime stopped");
         self.thread
             .take()
@@ -239,6 +241,9 @@ impl std::ops::Deref for Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.handle.linger(LINGER);
+        }
         self.handle.stop("runtime stopped");
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -246,7 +251,26 @@ impl Drop for Runtime {
     }
 }
 
+/// How long a stopping runtime keeps running so that FINs of closed connections are sent and
+/// acknowledged: the userspace equivalent of the kernel finishing a close after the process
+/// exits (RFC 9293 §3.10.4). Without it, `tcplab get` could exit with its FIN still queued and
+/// leave the peer in FIN-WAIT-2.
+pub const LINGER: StdDuration = StdDuration::from_secs(1);
+
 impl Handle {
+    /// Wait (at most `max`) until no connection has an unacknowledged FIN, or the loop stopped.
+    pub fn linger(&self, max: StdDuration) {
+        let deadline = std::time::Instant::now() + max;
+        while std::time::Instant::now() < deadline {
+            let busy =
+                self.inspect(|core| core.stopped.is_none() && core.stack.tcp_closing_count() > 0);
+            if !busy {
+                return;
+            }
+            std::thread::sleep(StdDuration::from_millis(2));
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Core> {
         // A panic while holding the lock leaves the stack in an unknown state; the poison is
         // ignored here because every caller re-checks `stopped` and the stack never panics on

@@ -220,6 +220,22 @@ impl Tcp {
         self.get(c).is_none_or(Conn::can_send)
     }
 
+    /// Connections whose FIN is queued or sent but not yet acknowledged (FIN-WAIT-1, CLOSING,
+    /// LAST-ACK): a driver about to exit waits for this to reach zero (bounded) so that a
+    /// close the application already made reaches the peer, as a kernel lingers after a
+    /// process exits (RFC 9293 §3.10.4).
+    pub fn closing_count(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+                )
+            })
+            .count()
+    }
+
     /// Number of connections in any state (including TIME-WAIT and unaccepted ones).
     pub fn connection_count(&self) -> usize {
         self.conns.len()

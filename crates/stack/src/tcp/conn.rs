@@ -10,6 +10,7 @@ use super::congestion::{self, CongestionControl};
 use super::event::{CongestionReason, EventBuf, RetransmitReason, TcpEvent};
 use super::recv::RecvBuffer;
 use super::rtt::RttEstimator;
+use super::sack::Scoreboard;
 use super::send::SendBuffer;
 use super::seq::Seq;
 use super::timers::{Timer, TimerTable};
@@ -93,7 +94,17 @@ pub(crate) struct Conn {
     pub(super) segs_since_ack: u32,
     pub(super) rst_pending: bool,
     pub(super) rst_reply: Option<Seq>,
-    pub(super) rexmit_head: Option<RetransmitReason>,
+    /// A retransmission to send next: start, maximum length, why.
+    pub(super) rexmit: Option<(Seq, u32, RetransmitReason)>,
+    /// Selective acknowledgments in use (RFC 2018: both SYNs carried SACK-permitted).
+    pub(super) sack_ok: bool,
+    /// SACKed ranges reported by the peer.
+    pub(super) scoreboard: Scoreboard,
+    /// Everything below this was already retransmitted in the current recovery episode.
+    pub(super) rexmit_next: Seq,
+    /// The last retransmission of SND.UNA and SND.MAX when it left: if the peer SACKs data
+    /// sent well after it while still missing it, it was lost too.
+    pub(super) una_rexmit: Option<(Seq, Seq)>,
     pub(super) probe_pending: bool,
     /// The persist timer fired with a small non-zero window: send despite SWS avoidance.
     pub(super) sws_override: bool,
@@ -177,7 +188,11 @@ impl Conn {
             segs_since_ack: 0,
             rst_pending: false,
             rst_reply: None,
-            rexmit_head: None,
+            rexmit: None,
+            sack_ok: false,
+            scoreboard: Scoreboard::new(cfg.max_sack_blocks),
+            rexmit_next: iss,
+            una_rexmit: None,
             probe_pending: false,
             sws_override: false,
             persist_shift: 0,
@@ -221,7 +236,7 @@ impl Conn {
                 self.timers.clear();
                 self.sendbuf.clear();
                 self.ack_now = false;
-                self.rexmit_head = None;
+                self.rexmit = None;
                 self.probe_pending = false;
                 self.keepalive_pending = false;
             }
@@ -439,6 +454,7 @@ impl Conn {
         i.mss = self.mss as u16;
         i.ooo_bytes = self.recvbuf.ooo_bytes() as u64;
         i.congestion = self.cc.name();
+        i.sack = self.sack_ok;
         i
     }
 
@@ -537,17 +553,26 @@ impl Conn {
         self.snd_nxt = self.snd_una;
         self.rtt_probe = None; // Karn: never time a retransmission.
         self.dupacks = 0;
-        self.rexmit_head = None;
-        self.retransmit_event(env, RetransmitReason::Timeout);
+        self.rexmit = None;
+        // RFC 2018 §8: after a timeout, SACK information is not trusted.
+        self.scoreboard.clear();
+        self.rexmit_next = self.snd_una;
+        let len = self.flight().min(self.mss);
+        self.retransmit_event(env, RetransmitReason::Timeout, self.snd_una, len);
         // (5.6): restart the timer with the backed-off value.
         self.timers.set(Timer::Rto, env.now + self.rtt.rto());
     }
 
     /// Trace a retransmission starting at SND.UNA.
-    pub(super) fn retransmit_event(&mut self, env: &mut Env<'_>, reason: RetransmitReason) {
+    pub(super) fn retransmit_event(
+        &mut self,
+        env: &mut Env<'_>,
+        reason: RetransmitReason,
+        seq: Seq,
+        len: u32,
+    ) {
         let conn = self.id;
-        let seq = self.snd_una.0;
-        let len = self.flight().min(self.mss);
+        let seq = seq.0;
         env.events.emit(env.now, || TcpEvent::Retransmit {
             conn,
             seq,

@@ -18,6 +18,8 @@ pub enum RetransmitReason {
     FastRetransmit,
     /// Partial ACK during fast recovery (RFC 6582 §3.2 step 5).
     PartialAck,
+    /// A hole below SACKed data during recovery (RFC 6675 §5).
+    SackHole,
 }
 
 impl RetransmitReason {
@@ -27,6 +29,7 @@ impl RetransmitReason {
             RetransmitReason::Timeout => "RFC 6298 §5.4",
             RetransmitReason::FastRetransmit => "RFC 5681 §3.2",
             RetransmitReason::PartialAck => "RFC 6582 §3.2",
+            RetransmitReason::SackHole => "RFC 6675 §5",
         }
     }
 }
@@ -251,6 +254,90 @@ impl EventBuf {
     pub fn emit(&mut self, now: Instant, make: impl FnOnce() -> TcpEvent) {
         if self.enabled && self.buf.len() < EVENT_BUF_CAP {
             self.buf.push((now, make()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::Ipv4Addr;
+
+    /// Every event renders as one line and names its RFC section.
+    #[test]
+    fn every_event_has_rfc_and_one_line_display() {
+        let conn = ConnHandle(7);
+        let a = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 80);
+        let all = [
+            TcpEvent::StateChange {
+                conn,
+                from: TcpState::Listen,
+                to: TcpState::SynReceived,
+            },
+            TcpEvent::Retransmit {
+                conn,
+                seq: 1,
+                len: 2,
+                reason: RetransmitReason::Timeout,
+            },
+            TcpEvent::Retransmit {
+                conn,
+                seq: 1,
+                len: 2,
+                reason: RetransmitReason::FastRetransmit,
+            },
+            TcpEvent::Retransmit {
+                conn,
+                seq: 1,
+                len: 2,
+                reason: RetransmitReason::PartialAck,
+            },
+            TcpEvent::Retransmit {
+                conn,
+                seq: 1,
+                len: 2,
+                reason: RetransmitReason::SackHole,
+            },
+            TcpEvent::TimerFired {
+                conn,
+                timer: Timer::Persist,
+            },
+            TcpEvent::Congestion {
+                conn,
+                cwnd: 1,
+                ssthresh: 2,
+                reason: CongestionReason::Idle,
+            },
+            TcpEvent::RttSample {
+                conn,
+                rtt: Duration::from_millis(1),
+                srtt: Duration::from_millis(1),
+                rto: Duration::from_millis(200),
+            },
+            TcpEvent::Aborted {
+                conn,
+                error: TcpError::ConnectionReset,
+            },
+            TcpEvent::ChallengeAck { conn },
+            TcpEvent::ResetSent {
+                local: a,
+                remote: a,
+            },
+            TcpEvent::SynDropped {
+                listener: ListenerHandle(1),
+                remote: a,
+            },
+            TcpEvent::WindowProbe { conn },
+            TcpEvent::KeepAliveProbe { conn },
+        ];
+        for e in all {
+            let rfc = e.rfc().unwrap();
+            assert!(rfc.starts_with("RFC "), "{rfc}");
+            let line = e.to_string();
+            assert!(!line.is_empty() && !line.contains('\n'), "{line}");
+        }
+        for t in Timer::ALL {
+            assert!(t.rfc().starts_with("RFC ") && !t.name().is_empty());
         }
     }
 }

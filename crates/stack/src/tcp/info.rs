@@ -51,6 +51,10 @@ pub struct TcpConfig {
     pub keepalive_interval: Duration,
     /// Unanswered keep-alive probes before the connection is dropped.
     pub keepalive_probes: u32,
+    /// Offer and use selective acknowledgments (RFC 2018).
+    pub sack: bool,
+    /// SACKed ranges remembered per connection by the sender (RFC 2018 scoreboard bound).
+    pub max_sack_blocks: usize,
     /// Challenge ACKs per connection per second (RFC 5961 §7).
     pub challenge_ack_limit: u32,
     /// Window scale shift we offer (RFC 7323 §2), 0..=14.
@@ -82,6 +86,8 @@ impl Default for TcpConfig {
             keepalive: None,
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,
+            sack: true,
+            max_sack_blocks: 32,
             challenge_ack_limit: 10,
             window_scale: 7,
             congestion: "newreno".into(),
@@ -112,6 +118,8 @@ pub struct TcpInfo {
     pub retransmits: u64,
     /// Bytes currently held out of order.
     pub ooo_bytes: u64,
+    /// Selective acknowledgments negotiated (RFC 2018).
+    pub sack: bool,
     /// Congestion control algorithm in use.
     pub congestion: &'static str,
 }
@@ -130,6 +138,8 @@ pub struct TcpCounters {
     pub timeouts: u64,
     pub rto_expirations: u64,
     pub fast_retransmits: u64,
+    /// Holes retransmitted from SACK information during recovery (RFC 6675).
+    pub sack_retransmits: u64,
     pub retransmitted_segments: u64,
     pub dup_acks: u64,
     pub challenge_acks: u64,

@@ -29,6 +29,8 @@ pub(crate) struct Segment<'a> {
     pub window: u16,
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
+    pub sack_permitted: bool,
+    pub sack: [Option<(u32, u32)>; 3],
     pub payload: &'a [u8],
 }
 
@@ -44,6 +46,8 @@ impl<'a> Segment<'a> {
             window: r.window_len,
             mss: r.max_seg_size,
             wscale: r.window_scale,
+            sack_permitted: r.sack_permitted,
+            sack: r.sack_ranges,
             payload: r.payload,
         }
     }
@@ -102,6 +106,8 @@ impl Conn {
             }
         }
         self.cc = super::congestion::build(&env.cfg.congestion, self.mss);
+        // RFC 2018 §2: SACK is used only if both SYNs carried SACK-permitted.
+        self.sack_ok = env.cfg.sack && seg.sack_permitted;
     }
 
     /// RFC 9293 §3.10.7.3: SEGMENT ARRIVES in SYN-SENT.
@@ -308,15 +314,25 @@ impl Conn {
         }
         let flight = self.flight();
         let wnd = (seg.window as u32) << self.snd_shift;
+        let mut new_sacked = false;
+        if self.sack_ok {
+            for (l, r) in seg.sack.iter().flatten() {
+                new_sacked |= self
+                    .scoreboard
+                    .add(Seq(*l), Seq(*r), self.snd_una, self.snd_max);
+            }
+        }
         if ack > self.snd_una {
             self.on_new_ack(env, ack, flight);
         } else if ack == self.snd_una
             && seg.payload.is_empty()
             && !seg.fin
-            && wnd == self.snd_wnd
+            && (wnd == self.snd_wnd || new_sacked)
             && self.snd_max != self.snd_una
         {
-            // A duplicate ACK in the sense of RFC 5681 §2.
+            // A duplicate ACK in the sense of RFC 5681 §2, or with SACK, an ACK reporting
+            // new SACKed data (RFC 6675 §2 "DupAck"; receivers such as Linux change the
+            // window while holding out-of-order data).
             self.dupacks += 1;
             env.counters.dup_acks += 1;
             let s = AckSample {
@@ -336,9 +352,29 @@ impl Conn {
                 self.limited_transmit = 0;
                 env.counters.fast_retransmits += 1;
                 self.rtt_probe = None;
-                self.rexmit_head = Some(RetransmitReason::FastRetransmit);
+                self.rexmit_next = self.snd_una;
+                self.schedule_rexmit(self.snd_una, RetransmitReason::FastRetransmit);
                 self.note_cc(env, before, CongestionReason::FastRecovery);
+            } else if self.retransmission_lost() {
+                // Lost retransmission (the idea of RFC 8985 RACK, applied to SND.UNA only):
+                // data sent after our retransmission is SACKed while SND.UNA is still
+                // missing, so send it again instead of waiting for the RTO.
+                env.counters.sack_retransmits += 1;
+                self.una_rexmit = None;
+                self.schedule_rexmit(self.snd_una, RetransmitReason::SackHole);
+                self.note_cc(env, before, CongestionReason::Recovery);
             } else {
+                if self.cc.in_recovery() && self.sack_ok && self.rexmit.is_none() {
+                    // RFC 6675 §5: each further ACK may release the next hole below SACKed
+                    // data, so several losses in one window are repaired in one round trip.
+                    if let Some((hole, _)) = self
+                        .scoreboard
+                        .next_hole(self.rexmit_next.max_seq(self.snd_una), self.mss)
+                    {
+                        env.counters.sack_retransmits += 1;
+                        self.schedule_rexmit(hole, RetransmitReason::SackHole);
+                    }
+                }
                 self.note_cc(env, before, CongestionReason::Recovery);
             }
         }
@@ -413,9 +449,22 @@ impl Conn {
         };
         let before = (self.cc.cwnd(), self.cc.ssthresh());
         let was_recovering = self.cc.in_recovery();
+        self.scoreboard.ack(ack);
         if self.cc.on_ack(&s) && self.snd_una != self.snd_max {
-            self.rexmit_head = Some(RetransmitReason::PartialAck);
             self.rtt_probe = None;
+            // RFC 6582 §3.2 step 5: retransmit the first unacknowledged segment, unless SACK
+            // recovery already did and can move on to the next hole.
+            let from = if self.sack_ok {
+                self.rexmit_next.max_seq(self.snd_una)
+            } else {
+                self.snd_una
+            };
+            let next = match self.scoreboard.next_hole(from, self.mss) {
+                Some((hole, _)) => hole,
+                None if from == self.snd_una => from,
+                None => self.snd_una,
+            };
+            self.schedule_rexmit(next, RetransmitReason::PartialAck);
         }
         let reason = if was_recovering {
             CongestionReason::Recovery
@@ -425,6 +474,32 @@ impl Conn {
         self.note_cc(env, before, reason);
         // RFC 6298 (5.2)/(5.3).
         self.update_rto_timer(env, true);
+    }
+
+    /// Whether the last retransmission of SND.UNA is presumed lost: at least three segments'
+    /// worth of data sent after it have been SACKed (the DupThresh of RFC 6675 §2).
+    fn retransmission_lost(&self) -> bool {
+        let Some((seq, mark)) = self.una_rexmit else {
+            return false;
+        };
+        self.sack_ok
+            && seq == self.snd_una
+            && self.rexmit.is_none()
+            && self
+                .scoreboard
+                .highest()
+                .is_some_and(|h| h >= mark + 3 * self.mss)
+    }
+
+    /// Ask output to retransmit from `seq` (up to an MSS, stopping at SACKed data).
+    pub(super) fn schedule_rexmit(&mut self, seq: Seq, reason: RetransmitReason) {
+        let len = self
+            .scoreboard
+            .next_hole(seq, self.mss)
+            .filter(|h| h.0 == seq)
+            .map_or(self.mss, |h| h.1);
+        self.rexmit = Some((seq, len, reason));
+        self.rexmit_next = self.rexmit_next.max_seq(seq + len);
     }
 
     pub(super) fn rtt_sample(&mut self, env: &mut Env<'_>, rtt: crate::time::Duration) {

@@ -3,14 +3,20 @@
 //!
 //! | file | role | RFC |
 //! |---|---|---|
+//! | `api.rs` | user calls: OPEN, SEND, RECEIVE, CLOSE, ABORT, STATUS | RFC 9293 §3.9.1 |
 //! | `listen.rs` | LISTEN, SYN queue, accept queue | RFC 9293 §3.10.1, §3.10.7.2 |
-//! | `conn.rs` | TCB, user calls, timer expiry | RFC 9293 §3.3.1, §3.10.1-§3.10.6, §3.10.8 |
-//! | `input.rs` | SEGMENT ARRIVES | RFC 9293 §3.10.7.3-4, RFC 5961 |
+//! | `conn.rs` | TCB, per-connection calls, timer expiry | RFC 9293 §3.3.1, §3.10.1-§3.10.6, §3.10.8 |
+//! | `input.rs` | SEGMENT ARRIVES | RFC 9293 §3.10.7.3-4, RFC 5961, RFC 3042 |
 //! | `output.rs` | what to send, header emission | RFC 9293 §3.7, §3.8.6, §3.10.4-5 |
 //! | `send.rs` / `recv.rs` | buffers, Nagle, SWS, reassembly | RFC 9293 §3.7.4, §3.8.6.2 |
+//! | `sack.rs` | SACK scoreboard, hole selection | RFC 2018, RFC 6675 |
 //! | `rtt.rs` | RTO | RFC 6298 |
 //! | `congestion/` | NewReno behind a trait | RFC 5681, RFC 6582 |
 //! | `seq.rs`, `isn.rs`, `options.rs`, `timers.rs` | arithmetic, ISN, options, timers | RFC 9293 §3.4, RFC 6528, RFC 6691, RFC 7323 |
+//! | `event.rs`, `info.rs`, `hash.rs` | trace events, config/statistics, table hashers | |
+//!
+//! Not implemented (see the project notes): urgent data (§3.8.5, URG is ignored), RFC 7323
+//! timestamps/PAWS, SYN cookies, ECN, path MTU discovery, RACK/TLP.
 //!
 //! CONTRACT with the facade (`stack.rs`); the facade only calls these entry points:
 //! - `Tcp::new(&TcpConfig, seed, mss)`
@@ -43,6 +49,7 @@ mod options;
 mod output;
 mod recv;
 mod rtt;
+mod sack;
 mod send;
 pub mod seq;
 mod timers;

@@ -156,29 +156,32 @@ impl Conn {
             self.state,
             TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
         );
-        // Fast retransmit / partial ACK: resend from SND.UNA without touching SND.NXT.
-        if let Some(reason) = self.rexmit_head.take() {
-            if self.snd_una != self.snd_max {
-                let offset = buf_seq.dist_to(self.snd_una) as usize;
+        // Fast retransmit, partial ACK or SACK hole: resend without touching SND.NXT.
+        if let Some((seq, max_len, reason)) = self.rexmit.take() {
+            if self.snd_una <= seq && seq < self.snd_max {
+                let offset = buf_seq.dist_to(seq) as usize;
                 let len = (buf_len as usize)
                     .saturating_sub(offset)
-                    .min(mss as usize)
-                    .min(self.flight() as usize);
-                let end = self.snd_una + len as u32;
+                    .min(mss.min(max_len) as usize)
+                    .min(seq.dist_to(self.snd_max) as usize);
+                let end = seq + len as u32;
                 let fin = self.fin_seq == Some(end) && fin_state;
-                self.retransmit_event(env, reason);
-                self.info.retransmits += 1;
-                self.info.bytes_retransmitted += len as u64;
-                env.counters.retransmitted_segments += 1;
-                let control = if fin {
-                    TcpControl::Fin
-                } else {
-                    TcpControl::None
-                };
                 if len > 0 || fin {
+                    if seq == self.snd_una {
+                        self.una_rexmit = Some((seq, self.snd_max));
+                    }
+                    self.retransmit_event(env, reason, seq, len as u32);
+                    self.info.retransmits += 1;
+                    self.info.bytes_retransmitted += len as u64;
+                    env.counters.retransmitted_segments += 1;
+                    let control = if fin {
+                        TcpControl::Fin
+                    } else {
+                        TcpControl::None
+                    };
                     return Some(Out {
                         control,
-                        seq: self.snd_una,
+                        seq,
                         ack,
                         syn_options: false,
                         data: (offset, len),
@@ -310,8 +313,18 @@ impl Conn {
             } else {
                 None
             },
-            sack_permitted: false,
-            sack_ranges: [None; 3],
+            // RFC 2018 §2: offer SACK in our SYN; in a SYN,ACK only if the peer offered it.
+            sack_permitted: o.syn_options
+                && match self.state {
+                    TcpState::SynSent => env.cfg.sack,
+                    _ => self.sack_ok,
+                },
+            // RFC 2018 §4: report out-of-order blocks on ACKs without data.
+            sack_ranges: if self.sack_ok && o.ack.is_some() && o.data.1 == 0 && !o.syn_options {
+                self.recvbuf.sack_blocks()
+            } else {
+                [None; 3]
+            },
             timestamp: None,
             payload: &[],
         };

@@ -46,6 +46,8 @@ pub(crate) struct RecvBuffer {
     ooo: Vec<Block>,
     ooo_bytes: usize,
     max_blocks: usize,
+    /// Start of the most recent out-of-order arrival (reported first, RFC 2018 §4).
+    last_ooo: Option<Seq>,
 }
 
 impl RecvBuffer {
@@ -57,6 +59,7 @@ impl RecvBuffer {
             ooo: Vec::new(),
             ooo_bytes: 0,
             max_blocks,
+            last_ooo: None,
         }
     }
 
@@ -134,6 +137,7 @@ impl RecvBuffer {
             return res;
         }
         res.out_of_order = true;
+        self.last_ooo = Some(seq);
         self.insert_ooo(seq, data, &mut res);
         res
     }
@@ -189,6 +193,30 @@ impl RecvBuffer {
                 i += 1;
             }
         }
+    }
+
+    /// Up to three SACK blocks for an ACK (RFC 2018 §4): the block holding the most recent
+    /// out-of-order arrival first, then the others in sequence order.
+    pub fn sack_blocks(&self) -> [Option<(u32, u32)>; 3] {
+        let mut out = [None; 3];
+        let mut n = 0;
+        let recent = self
+            .last_ooo
+            .and_then(|s| self.ooo.iter().position(|b| b.seq <= s && s < b.end()));
+        if let Some(i) = recent {
+            out[0] = Some((self.ooo[i].seq.0, self.ooo[i].end().0));
+            n = 1;
+        }
+        for (i, b) in self.ooo.iter().enumerate() {
+            if n == 3 {
+                break;
+            }
+            if Some(i) != recent {
+                out[n] = Some((b.seq.0, b.end().0));
+                n += 1;
+            }
+        }
+        out
     }
 
     /// Release all memory (reset or close).

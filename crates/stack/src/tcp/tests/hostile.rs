@@ -32,7 +32,11 @@ fn random_segments_never_panic_and_stay_bounded() {
         send_buffer: 8 * 1024,
         ..TcpConfig::default()
     };
-    for seed in 1..=8u64 {
+    let seeds = std::env::var("TCPLAB_TCP_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8u64);
+    for seed in 1..=seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut s = Script::new(&cfg);
         let c = s.establish_passive();

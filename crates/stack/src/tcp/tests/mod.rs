@@ -10,4 +10,5 @@ mod flow;
 mod handshake;
 mod hostile;
 mod reliability;
+mod sack;
 mod states;

@@ -19,6 +19,8 @@ pub struct S {
     pub win: u16,
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
+    pub sack_permitted: bool,
+    pub sack: [Option<(u32, u32)>; 3],
     pub data: Vec<u8>,
 }
 
@@ -31,6 +33,8 @@ impl S {
             win: 65535,
             mss: None,
             wscale: None,
+            sack_permitted: false,
+            sack: [None; 3],
             data: Vec::new(),
         }
     }
@@ -82,8 +86,8 @@ impl Script {
             window_len: s.win,
             window_scale: s.wscale,
             max_seg_size: s.mss,
-            sack_permitted: false,
-            sack_ranges: [None; 3],
+            sack_permitted: s.sack_permitted,
+            sack_ranges: s.sack,
             timestamp: None,
             payload: &s.data,
         };
@@ -128,6 +132,8 @@ impl Script {
             win: r.window_len,
             mss: r.max_seg_size,
             wscale: r.window_scale,
+            sack_permitted: r.sack_permitted,
+            sack: r.sack_ranges,
             data: r.payload.to_vec(),
         })
     }
