@@ -459,3 +459,31 @@ fn broadcast_and_multicast_are_never_answered() {
     assert_eq!(r.num("answers"), 0.0, "{}", r.out.out());
     stop_clean(&mut server, "broadcast");
 }
+
+/// SACK abuse against `serve chargen` (RFC 2018 negotiated in the SYN): bogus blocks beyond
+/// SND.NXT, reversed, below SND.UNA, one covering the whole sequence space, 500 ACKs of four
+/// scattered one-byte blocks (scoreboard fragmentation), then reneging: the receiver kept none
+/// of what it SACKed. RFC 2018 §8: SACKed data is not acknowledged data; tcplab must
+/// retransmit it, and the in-order stream must be exact, with memory bounded.
+#[test]
+fn sack_abuse_and_reneging_lose_no_data() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(34);
+    let mut server = serve(&ns, 34, "chargen", "19");
+    let rss = RssWatch::start(&server);
+    let r = peer(
+        &ns,
+        "sack",
+        "198.18.34.2",
+        &["--port", "19"],
+        Duration::from_secs(40),
+    );
+    assert!(
+        r.flag("sack_permitted"),
+        "tcplab did not agree to SACK: {}",
+        r.result
+    );
+    rss.assert_below(RSS_LIMIT_MIB, "SACK abuse");
+    stop_clean(&mut server, "SACK abuse");
+}

@@ -972,6 +972,59 @@ def sc_broadcast(w, a):
     result(probes=len(probes), answers=len(answers))
 
 
+def sc_sack(w, a):
+    """SACK abuse against `serve chargen` (RFC 2018, negotiated in our SYN): bogus blocks
+    (beyond SND.NXT, reversed, below SND.UNA), 500 ACKs with four tiny scattered blocks each
+    (scoreboard fragmentation, cf. CVE-2019-11477), then reneging: the blocks claimed all but
+    the first segment, but this receiver kept none of it. RFC 2018 §8: SACKed data is not
+    acknowledged and must be retransmitted; the stream assembled in order must be exact."""
+    c = Conn(w, a.port)
+    c.seg(SYN, ack=0, options=[("MSS", 1460), ("SAckOK", b"")])
+    sa = None
+    for p in w.frames(3.0):
+        t = c.mine(p)
+        if t is not None and t.flags & SYN and t.flags & ACK:
+            sa = t
+            break
+    check(sa is not None, "no SYN-ACK")
+    sack_ok = any(o[0] == "SAckOK" for o in sa.options)
+    c.snd_nxt = (c.iss + 1) % 2**32
+    c.rcv_nxt = c.peer_nxt = (sa.seq + 1) % 2**32
+    c.seg(ACK)
+    first = c.rcv_nxt
+    c.log.clear()
+    c.pump(0.4, ack=False)  # the first flight, unacknowledged, not kept
+    segs = [(s[2], s[4]) for s in c.log if s[4] > 0]
+    check(len(segs) >= 3, f"first flight too small: {segs}")
+    end = max((sq - first) % 2**32 + ln for sq, ln in segs) + first
+    s2 = (first + segs[0][1]) % 2**32
+
+    def sack(blocks):
+        c.seg(ACK, ack=first, options=[("NOP", None), ("NOP", None), ("SAck", tuple(x % 2**32 for b in blocks for x in b))])
+
+    for _ in range(3):
+        sack([(s2, end)])  # "all but the first segment"
+    sack([(end + 1000, end + 5000)])  # beyond SND.NXT
+    sack([(end, s2)])  # reversed
+    sack([(first - 5000, first - 1000)])  # below SND.UNA
+    sack([(first - 2**31, first + 2**31 - 1)])  # everything and more
+    rnd = random.Random(a.seed)
+    span = (end - first) % 2**32
+    for _ in range(500):
+        blocks = []
+        for _ in range(4):
+            off = rnd.randint(1, max(2, span - 2))
+            blocks.append((first + off, first + off + 1))
+        sack(blocks)
+    # Renege: from now on an ordinary in-order receiver (no SACK, out-of-order dropped).
+    c.pump(12.0, stop=lambda c: len(c.data) >= 200_000)
+    check(len(c.data) >= 200_000, f"after reneging only {len(c.data)} bytes arrived in order")
+    block = chargen_block()
+    check(bytes(c.data) == (block * (len(c.data) // len(block) + 1))[:len(c.data)], "stream corrupted")
+    c.abort()
+    result(sack_permitted=sack_ok, first_flight=len(segs), bytes=len(c.data))
+
+
 SCENARIOS = {
     "closed-port": sc_closed_port,
     "established": sc_established,
@@ -989,6 +1042,7 @@ SCENARIOS = {
     "lifecycle": sc_lifecycle,
     "blast": sc_blast,
     "broadcast": sc_broadcast,
+    "sack": sc_sack,
 }
 
 
