@@ -557,3 +557,54 @@ fn idle_connections_do_not_hold_http_slots_forever() {
         last.map(|o| o.describe()).unwrap_or_default()
     );
 }
+
+/// `tcplab connect` against a hostile server (scapy): a SYN-ACK acknowledging something never
+/// sent gets <SEQ=SEG.ACK><CTL=RST> and the connect carries on (RFC 9293 §3.10.7.3), a RST
+/// without ACK in SYN-SENT is ignored, a SYN-ACK with MSS 0 and window scale 200 opens the
+/// connection, data flows both ways, and the server's RST makes tcplab exit with one
+/// "reset" line (std's ConnectionReset) and status 1.
+#[test]
+fn connect_to_hostile_server() {
+    require_root!();
+    require_attack_tools!("scapy");
+    let ns = tap_lab(36);
+    let script = lab::peer_script();
+    let mut srv = ns.spawn(&[
+        lab::PYTHON,
+        &script,
+        "server",
+        "--target",
+        "198.18.36.2",
+        "--port",
+        "5000",
+        "--seconds",
+        "20",
+    ]);
+    // Let the script resolve tcplab's address first: it ARPs for 198.18.36.2, which must be up.
+    let mut conn = ns.spawn_stdin(&[
+        common::TCPLAB,
+        "connect",
+        "--tap",
+        "tap0",
+        "--addr",
+        "198.18.36.2/24",
+        "198.18.36.3:5000",
+    ]);
+    conn.feed_stdin(b"hello".to_vec());
+    let s = srv.wait(Duration::from_secs(40));
+    assert!(s.success(), "hostile server:\n{}", s.describe());
+    let out = conn.wait(Duration::from_secs(10));
+    assert!(
+        !out.timed_out,
+        "tcplab connect hung after RST:\n{}",
+        out.describe()
+    );
+    assert_eq!(out.code(), Some(1), "{}", out.describe());
+    assert_eq!(out.out(), "world\n", "{}", out.describe());
+    let lines = out.err_lines();
+    assert!(
+        lines.len() == 1 && lines[0].to_lowercase().contains("reset"),
+        "want one 'reset' line:\n{}",
+        out.describe()
+    );
+}

@@ -1025,6 +1025,44 @@ def sc_sack(w, a):
     result(sack_permitted=sack_ok, first_flight=len(segs), bytes=len(c.data))
 
 
+def sc_server(w, a):
+    """A hostile server for `tcplab connect` (which connects to `me`:`a.port`):
+    - SYN-SENT: a SYN-ACK acknowledging something never sent gets <SEQ=SEG.ACK><CTL=RST>
+      (RFC 9293 §3.10.7.3) and the connect goes on; a RST without ACK is ignored;
+    - then a SYN-ACK with absurd options (MSS 0, window scale 200) opens the connection;
+    - tcplab's data ("hello") is acknowledged and answered ("world");
+    - finally an exact RST: tcplab connect must report ConnectionReset (checked in Rust)."""
+    syn = None
+    for p in w.frames(a.seconds):
+        if p.haslayer(TCP) and p[TCP].dport == a.port and p[TCP].flags == SYN:
+            syn = p[TCP]
+            break
+    check(syn is not None, "no SYN from tcplab connect")
+    c = Conn(w, syn.sport, sport=a.port)
+    iss = syn.seq
+    c.rcv_nxt = (iss + 1) % 2**32
+    c.seg(SYN | ACK, seq=c.iss, ack=iss + 1000, options=[("MSS", 1460)])
+    rst = [t for t in c.pump(1.0, ack=False) if t.flags & RST]
+    check(rst and rst[0].seq == (iss + 1000) % 2**32, f"bad SYN-ACK not answered by RST: {c.log}")
+    c.seg(RST, seq=c.iss, ack=0)  # RST without ACK in SYN-SENT: ignored
+    # The connect retries its SYN after the RTO; answer that one properly (absurd options).
+    syn2 = None
+    for p in w.frames(5.0):
+        if p.haslayer(TCP) and p[TCP].dport == a.port and p[TCP].flags == SYN:
+            syn2 = p[TCP]
+            break
+    check(syn2 is not None and syn2.seq == iss, f"no SYN retransmission: {syn2 and syn2.seq}")
+    c.seg(SYN | ACK, seq=c.iss, ack=iss + 1, options=[("MSS", 0), ("WScale", 200)])
+    c.snd_nxt = (c.iss + 1) % 2**32
+    c.peer_nxt = c.rcv_nxt
+    c.pump(5.0, stop=lambda c: bytes(c.data).endswith(b"hello"))
+    check(bytes(c.data).endswith(b"hello"), f"no data from tcplab connect: {bytes(c.data)!r}")
+    c.send(b"world\n")
+    c.pump(1.0)
+    c.seg(RST | ACK)
+    result(connected=True)
+
+
 SCENARIOS = {
     "closed-port": sc_closed_port,
     "established": sc_established,
@@ -1043,6 +1081,7 @@ SCENARIOS = {
     "blast": sc_blast,
     "broadcast": sc_broadcast,
     "sack": sc_sack,
+    "server": sc_server,
 }
 
 
