@@ -227,12 +227,12 @@ fn download_stays_byte_exact_under_injected_junk() {
         "--seconds",
         "40",
         "--rate",
-        "0.3",
+        "0.5",
         "--kernel-mac",
         &kmac,
     ]);
     std::thread::sleep(Duration::from_millis(1500)); // scapy's import and ARP
-                                                     // Limit curl's rate a little so the injector (python) gets a share of the connection.
+                                                     // Limit curl's rate (about 4 s) so the injector (python) gets a share of the connection.
     let dst = dir.join("inject.out");
     let out = ns.run(
         &[
@@ -242,7 +242,7 @@ fn download_stays_byte_exact_under_injected_junk() {
             "--max-time",
             "60",
             "--limit-rate",
-            "2M",
+            "1M",
             "-o",
             dst.to_str().unwrap(),
             "http://198.18.26.2/blob.bin",
@@ -271,7 +271,7 @@ fn download_stays_byte_exact_under_injected_junk() {
         .unwrap_or(0);
     common::notice(&format!("  injected {injected} junk segments"));
     assert!(
-        injected >= 50,
+        injected >= 20,
         "only {injected} junk segments injected:\n{}",
         inj.describe()
     );
