@@ -231,8 +231,9 @@ fn download_stays_byte_exact_under_injected_junk() {
         "--kernel-mac",
         &kmac,
     ]);
-    std::thread::sleep(Duration::from_millis(1500)); // scapy's import and ARP
-                                                     // Limit curl's rate (about 4 s) so the injector (python) gets a share of the connection.
+    // Give scapy time for its import and ARP.
+    std::thread::sleep(Duration::from_millis(1500));
+    // Limit curl's rate (about 4 s) so the injector (python) gets a share of the connection.
     let dst = dir.join("inject.out");
     let out = ns.run(
         &[
