@@ -18,12 +18,16 @@ declare -A PKG=(
   [ethtool]=ethtool
   [python3]=python3
   [setpriv]=util-linux
+  [hping3]=hping3
+  [nmap]=nmap
 )
 
 missing=()
 for cmd in "${!PKG[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${PKG[$cmd]}")
 done
+# python3-scapy has no command: the hostile tests run it with Debian's /usr/bin/python3.
+/usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || missing+=(python3-scapy)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all tools present"
