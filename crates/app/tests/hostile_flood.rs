@@ -143,7 +143,14 @@ fn spoofed_syn_flood_does_not_deny_service() {
         "service denied after a spoofed SYN flood:\n{}",
         out.describe()
     );
-    stop_clean(&mut server, "spoofed SYN flood");
+    let out = stop_clean(&mut server, "spoofed SYN flood");
+    // The service survived through SYN cookies (RFC 4987 §3.6), not by luck.
+    assert!(
+        counter(&out, "stack.tcp.syncookies_sent") > 0
+            && counter(&out, "stack.tcp.syncookies_valid") > 0,
+        "{}",
+        out.out()
+    );
 }
 
 /// All 256 combinations of the eight TCP flag bits, each sent (scapy) to the listening port
