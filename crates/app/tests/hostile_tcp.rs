@@ -493,14 +493,10 @@ fn sack_abuse_and_reneging_lose_no_data() {
 /// client slots forever. With `--max-clients 20`, 30 idle connections (scapy) take every
 /// slot; a kernel client must be served again within 30 s (an idle/request timeout).
 ///
-/// Bug reproduction (root, namespace with tap0 = 198.18.1.1/24): `tcplab serve http --tap tap0
-/// --addr 198.18.1.2/24 --port 80 --root DIR` (default `--max-clients 512`), then 530 idle
-/// connections (`peer.py conn-flood --count 530`): every later curl gets "Connection reset by
-/// peer" (`serve.refused_busy`), still 20 s later and for as long as the idle peers stay;
-/// `serve http` has no idle or request-header timeout. Not a stack bug: crates/app serve.rs.
+/// Regression test: before the 15 s request-read timeout (commit e682f89), 530 idle
+/// connections (`peer.py conn-flood --count 530`) held all 512 default slots and every later
+/// curl got "Connection reset by peer" (`serve.refused_busy`) for as long as they stayed.
 #[test]
-#[ignore = "reason: bug in crates/app serve http (no idle/request timeout: idle connections \
-            hold every --max-clients slot forever, slowloris; see doc comment)"]
 fn idle_connections_do_not_hold_http_slots_forever() {
     require_root!();
     require_attack_tools!("scapy", "curl");
