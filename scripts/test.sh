@@ -21,4 +21,4 @@ echo "== cargo test"
 if [ "$(id -u)" != 0 ]; then
     echo "note: not root: kernel interop tests will print SKIPPED (needs root)"
 fi
-cargo test --workspace --release "$@"
+cargo test --workspace --release --no-fail-fast "$@"

@@ -136,6 +136,10 @@ pub struct LinkOpts {
     /// Print a readable trace of stack events on stderr.
     #[arg(long)]
     pub trace: bool,
+    /// With --tap: exchange only MTU-sized frames with the kernel (no IFF_VNET_HDR segmentation
+    /// offload), so that what the kernel side sees is exactly what the stack emitted.
+    #[arg(long)]
+    pub no_offload: bool,
 }
 
 impl LinkOpts {

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tcplab_link::impair::{Direction, Impair, ImpairConfig};
 use tcplab_link::packet::PacketLink;
 use tcplab_link::pcap::Pcap;
-use tcplab_link::tap::TapLink;
+use tcplab_link::tap::{TapConfig, TapLink};
 use tcplab_link::Link;
 use tcplab_stack::{Config, EthernetAddress, Stack};
 
@@ -88,6 +88,10 @@ pub fn wrap_link(
 /// interface (`--iface`).
 pub fn open_link(opts: &LinkOpts) -> Result<Box<dyn Link>, AppError> {
     match (&opts.tap, &opts.iface) {
+        (Some(name), _) if opts.no_offload => Ok(Box::new(TapLink::open_with(
+            name,
+            TapConfig { offload: false },
+        )?)),
         (Some(name), _) => Ok(Box::new(TapLink::open(name)?)),
         (None, Some(name)) => Ok(Box::new(PacketLink::open(name)?)),
         (None, None) => Err(no_link()),

@@ -79,10 +79,15 @@ fn syn_flood_from_answering_source_keeps_service_and_memory() {
 /// service to a legitimate client once the flood stops (RFC 4987 §3: evict old half-open
 /// connections or use SYN cookies).
 ///
-/// Regression test: before SYN cookies (commit 767c6fb), 2000 SYNs from a spoofed on-link
-/// source (`hping3 -S -p 80 -c 2000 --faster -a 198.18.1.77`, 0.04 s) filled the 256 SYN-RECEIVED
-/// slots for the whole SYN-ACK retransmission time (about 2 minutes) and every later SYN,
-/// curl's included, was dropped (`drop_syn_queue_full`); the same with `--rand-source`.
+/// Fixed by SYN cookies (`TcpConfig::syncookies`, default `WhenFull`, RFC 4987 §3.6). The
+/// original bug, which `syncookies: Off` still reproduces (root, tap0 = 198.18.1.1/24):
+///   tcplab serve http --tap tap0 --addr 198.18.1.2/24 --port 80 --root DIR &
+///   hping3 -S -p 80 -c 2000 --faster -a 198.18.1.77 198.18.1.2   # takes 0.04 s
+///   curl --max-time 60 http://198.18.1.2/blob.bin                  # times out after 60 s
+/// Counters: passive_opens 256, drop_syn_queue_full 1754: the 256 SYN-RECEIVED slots
+/// (`max_syn_backlog`) stay taken while the SYN-ACKs retransmit (`max_syn_retransmits` = 6,
+/// about 2 minutes); every new SYN, the legitimate one included, is dropped. Same with
+/// `hping3 --rand-source` (no route for the SYN-ACK, the half-open connection stays anyway).
 #[test]
 fn spoofed_syn_flood_does_not_deny_service() {
     require_root!();
@@ -138,7 +143,14 @@ fn spoofed_syn_flood_does_not_deny_service() {
         "service denied after a spoofed SYN flood:\n{}",
         out.describe()
     );
-    stop_clean(&mut server, "spoofed SYN flood");
+    let out = stop_clean(&mut server, "spoofed SYN flood");
+    // The service survived through SYN cookies (RFC 4987 §3.6), not by luck.
+    assert!(
+        counter(&out, "stack.tcp.syncookies_sent") > 0
+            && counter(&out, "stack.tcp.syncookies_valid") > 0,
+        "{}",
+        out.out()
+    );
 }
 
 /// All 256 combinations of the eight TCP flag bits, each sent (scapy) to the listening port

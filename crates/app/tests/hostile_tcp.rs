@@ -22,7 +22,17 @@ fn serve(ns: &Netns, net: u8, service: &str, port: &str) -> common::Proc {
     tcplab_ready(
         ns,
         &[
-            "serve", service, "--tap", "tap0", "--addr", &addr, "--port", port,
+            "serve",
+            service,
+            "--tap",
+            "tap0",
+            "--addr",
+            &addr,
+            "--port",
+            port,
+            // The scapy peer plays a host on the wire: it must see MTU-sized segments, not
+            // the super-segments the TAP offload hands the kernel.
+            "--no-offload",
         ],
     )
 }
@@ -137,14 +147,12 @@ fn zero_window_peer_is_probed_and_memory_stays_bounded() {
 /// probing (Linux retransmits the head segment as a probe), so a lost window update cannot
 /// stall the connection forever.
 ///
-/// Reproduction of the bug: with the peer's window 0 and bytes outstanding, `on_rto` sets
-/// SND.NXT = SND.UNA, but `next_synchronized` sends only `min(snd_wnd, cwnd) - in_flight`
+/// Regression test (fixed in a8470ef). The bug: with the peer's window 0 and bytes in flight, `on_rto` set
+/// SND.NXT = SND.UNA, but `next_synchronized` sent only `min(snd_wnd, cwnd) - in_flight`
 /// = 0 bytes, and `update_persist` arms the persist timer only when nothing is in flight
-/// (SND.UNA == SND.MAX): nothing at all goes on the wire; the RTO keeps backing off silently
-/// until `max_retransmits` aborts the connection (minutes) without a single probe.
+/// (SND.UNA == SND.MAX): nothing at all went on the wire; the RTO kept backing off silently
+/// until `max_retransmits` aborted the connection (minutes) without a single probe.
 #[test]
-#[ignore = "reason: bug in crates/stack/src/tcp (zero window with data in flight: RTO sends \
-            nothing and the persist timer is not armed; see doc comment)"]
 fn shrunk_zero_window_with_data_in_flight_keeps_probing() {
     require_root!();
     require_attack_tools!("scapy");

@@ -95,6 +95,10 @@ pub fn stack_counters(stats: &Stats) -> Vec<(String, u64)> {
         ("tcp.drop_icmp_out_of_window", t.drop_icmp_out_of_window),
         ("tcp.icmp_hard_errors", t.icmp_hard_errors),
         ("tcp.icmp_soft_errors", t.icmp_soft_errors),
+        ("tcp.syncookies_sent", t.syncookies_sent),
+        ("tcp.syncookies_valid", t.syncookies_valid),
+        ("tcp.syncookies_invalid", t.syncookies_invalid),
+        ("tcp.drop_syncookie_queue_full", t.drop_syncookie_queue_full),
     ];
     v.extend(tcp.iter().map(|(n, c)| (n.to_string(), *c)));
     v

@@ -557,8 +557,17 @@ impl Conn {
         // RFC 2018 §8: after a timeout, SACK information is not trusted.
         self.scoreboard.clear();
         self.rexmit_next = self.snd_una;
-        let len = self.flight().min(self.mss);
-        self.retransmit_event(env, RetransmitReason::Timeout, self.snd_una, len);
+        if self.snd_wnd == 0 && self.syn_acked() {
+            // The receiver shrank its window to zero with data in flight (RFC 1122
+            // §4.2.2.16 lets it). Go-back-N would send nothing, and the persist timer only
+            // runs with nothing in flight: resend the head segment regardless of the window,
+            // as Linux does, so that it doubles as the zero-window probe (RFC 9293 §3.8.6.1)
+            // and a lost window update cannot stall the connection until it times out.
+            self.rexmit = Some((self.snd_una, self.mss, RetransmitReason::Timeout));
+        } else {
+            let len = self.flight().min(self.mss);
+            self.retransmit_event(env, RetransmitReason::Timeout, self.snd_una, len);
+        }
         // (5.6): restart the timer with the backed-off value.
         self.timers.set(Timer::Rto, env.now + self.rtt.rto());
     }
