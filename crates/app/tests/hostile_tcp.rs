@@ -147,8 +147,8 @@ fn zero_window_peer_is_probed_and_memory_stays_bounded() {
 /// probing (Linux retransmits the head segment as a probe), so a lost window update cannot
 /// stall the connection forever.
 ///
-/// Regression test (fixed in a8470ef). The bug: with the peer's window 0 and bytes in flight, `on_rto` set
-/// SND.NXT = SND.UNA, but `next_synchronized` sent only `min(snd_wnd, cwnd) - in_flight`
+/// Regression test (fixed in a8470ef). The bug: with the peer's window 0 and bytes in
+/// flight, `on_rto` set SND.NXT = SND.UNA, but `next_synchronized` sent only `min(snd_wnd, cwnd) - in_flight`
 /// = 0 bytes, and `update_persist` arms the persist timer only when nothing is in flight
 /// (SND.UNA == SND.MAX): nothing at all went on the wire; the RTO kept backing off silently
 /// until `max_retransmits` aborted the connection (minutes) without a single probe.
