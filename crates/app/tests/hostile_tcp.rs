@@ -147,11 +147,11 @@ fn zero_window_peer_is_probed_and_memory_stays_bounded() {
 /// probing (Linux retransmits the head segment as a probe), so a lost window update cannot
 /// stall the connection forever.
 ///
-/// Reproduction of the bug: with the peer's window 0 and bytes outstanding, `on_rto` sets
-/// SND.NXT = SND.UNA, but `next_synchronized` sends only `min(snd_wnd, cwnd) - in_flight`
+/// Regression test (fixed in a8470ef). The bug: with the peer's window 0 and bytes in
+/// flight, `on_rto` set SND.NXT = SND.UNA, but `next_synchronized` sent only `min(snd_wnd, cwnd) - in_flight`
 /// = 0 bytes, and `update_persist` arms the persist timer only when nothing is in flight
-/// (SND.UNA == SND.MAX): nothing at all goes on the wire; the RTO keeps backing off silently
-/// until `max_retransmits` aborts the connection (minutes) without a single probe.
+/// (SND.UNA == SND.MAX): nothing at all went on the wire; the RTO kept backing off silently
+/// until `max_retransmits` aborted the connection (minutes) without a single probe.
 #[test]
 fn shrunk_zero_window_with_data_in_flight_keeps_probing() {
     require_root!();
@@ -501,11 +501,9 @@ fn sack_abuse_and_reneging_lose_no_data() {
 /// client slots forever. With `--max-clients 20`, 30 idle connections (scapy) take every
 /// slot; a kernel client must be served again within 30 s (an idle/request timeout).
 ///
-/// Bug reproduction (root, namespace with tap0 = 198.18.1.1/24): `tcplab serve http --tap tap0
-/// --addr 198.18.1.2/24 --port 80 --root DIR` (default `--max-clients 512`), then 530 idle
-/// connections (`peer.py conn-flood --count 530`): every later curl gets "Connection reset by
-/// peer" (`serve.refused_busy`), still 20 s later and for as long as the idle peers stay;
-/// `serve http` has no idle or request-header timeout. Not a stack bug: crates/app serve.rs.
+/// Regression test: before the 15 s request-read timeout (commit e682f89), 530 idle
+/// connections (`peer.py conn-flood --count 530`) held all 512 default slots and every later
+/// curl got "Connection reset by peer" (`serve.refused_busy`) for as long as they stayed.
 #[test]
 fn idle_connections_do_not_hold_http_slots_forever() {
     require_root!();

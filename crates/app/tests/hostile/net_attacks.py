@@ -250,10 +250,16 @@ def sc_arp_flood(w, a):
     w.target_mac = None
     w.resolve()
     check(w.target_mac == mac_before, f"tcplab answered ARP with {w.target_mac}, was {mac_before}")
-    w.send_l3(IP(src=w.me, dst=w.target) / ICMP(type=8, id=55, seq=1) / Raw(b"arp flood over"))
-    ok = any(p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == 55 for p in w.frames(3.0))
-    check(ok, "no echo reply after the ARP flood")
-    result(frames=len(frames) + 1)
+    # Up to three pings, one second apart (a loaded CI machine may drop one frame of the
+    # burst's aftermath on the TAP queue); how many were needed is reported.
+    tries = 0
+    ok = False
+    while not ok and tries < 3:
+        tries += 1
+        w.send_l3(IP(src=w.me, dst=w.target) / ICMP(type=8, id=55, seq=tries) / Raw(b"arp flood over"))
+        ok = any(p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == 55 for p in w.frames(1.0))
+    check(ok, "no echo reply after the ARP flood (3 pings)")
+    result(frames=len(frames) + 1, ping_tries=tries)
 
 
 def sc_broadcast(w, a):
