@@ -276,8 +276,12 @@ impl Arp {
         if !merged && !spa.is_unspecified() {
             self.insert(now, ctx, spa, sha);
         }
-        if operation == ArpOperation::Request && self.out.len() < MAX_OUT {
-            self.out.push_back(OutArp::Reply { mac: sha, ip: spa });
+        if operation == ArpOperation::Request {
+            if self.out.len() < MAX_OUT {
+                self.out.push_back(OutArp::Reply { mac: sha, ip: spa });
+            } else {
+                ctx.stats.arp.out_dropped_full += 1;
+            }
         }
         self.resolved(spa);
         Ok(())
@@ -552,6 +556,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(arp.lookup(t, PEER), Some(new_mac));
+    }
+
+    #[test]
+    fn request_flood_is_bounded_and_every_unsent_reply_counted() {
+        let (mut ev, mut st) = (EventSink::new(16), Stats::default());
+        let mut ctx = Ctx {
+            events: &mut ev,
+            stats: &mut st,
+        };
+        let cfg = ArpConfig {
+            gratuitous_on_start: false,
+            ..Default::default()
+        };
+        let mut arp = Arp::new(&cfg, US_MAC, US);
+        let flood = MAX_OUT + 10;
+        for _ in 0..flood {
+            arp.process(
+                Instant::ZERO,
+                &mut ctx,
+                &packet(ArpOperation::Request, PEER_MAC, PEER, US),
+            )
+            .unwrap();
+        }
+        assert_eq!(sent(&mut arp, &mut ctx).len(), MAX_OUT);
+        assert_eq!(ctx.stats.arp.out_dropped_full, 10);
     }
 
     #[test]

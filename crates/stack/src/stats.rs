@@ -67,6 +67,9 @@ counters! {
         pending_dropped_unresolved,
         /// Packets dropped because the resolution queue was full.
         pending_dropped_full,
+        /// Replies or requests not sent because the ARP output queue was full (a flood of
+        /// requests faster than `poll_transmit` drains them).
+        out_dropped_full,
         /// Packets that waited for resolution and were released.
         pending_released,
     }
