@@ -105,6 +105,10 @@ stop_server() {
   SERVER_PID=
   # The two stacks use different MACs: forget the old one.
   ip -n "$NS" neigh flush dev tap0 2>/dev/null || true
+  # tcplab's TAP link turns on the device's TSO/checksum offloads and turns them off when it
+  # exits; a server killed with SIGKILL cannot, and the next (plain TAP) server would get
+  # 64 KiB super-segments with partial checksums. Reset them on every path.
+  ip netns exec "$NS" ethtool -K tap0 tx off tso off >/dev/null 2>&1 || true
 }
 
 # run_one MEASURE IMPL: one transfer; appends "MEASURE IMPL GBPS" (or "nan") to SAMPLES.
