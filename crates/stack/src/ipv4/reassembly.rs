@@ -342,6 +342,29 @@ mod tests {
         }
     }
 
+    /// Offer one header-less fragment of datagram `ident` (offset in bytes).
+    fn frag(
+        r: &mut Reassembler,
+        pool: &mut BufPool,
+        now: Instant,
+        ident: u16,
+        offset: usize,
+        more: bool,
+        data: &[u8],
+    ) -> Outcome {
+        r.insert(
+            pool,
+            now,
+            key(ident),
+            Piece {
+                header: &[],
+                offset,
+                more,
+                data,
+            },
+        )
+    }
+
     fn cfg() -> Ipv4Config {
         Ipv4Config {
             reassembly_max_bytes: 4096,
@@ -357,45 +380,15 @@ mod tests {
         let data: Vec<u8> = (0..100u8).collect();
         let t = Instant::ZERO;
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(1),
-                Piece {
-                    header: &[],
-                    offset: 80,
-                    more: false,
-                    data: &data[80..]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 1, 80, false, &data[80..]),
             Outcome::Incomplete
         ));
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(1),
-                Piece {
-                    header: &[],
-                    offset: 40,
-                    more: true,
-                    data: &data[40..80]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 1, 40, true, &data[40..80]),
             Outcome::Incomplete
         ));
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(1),
-                Piece {
-                    header: &[],
-                    offset: 40,
-                    more: true,
-                    data: &data[40..80]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 1, 40, true, &data[40..80]),
             Outcome::Duplicate
         ));
         match r.insert(
@@ -425,31 +418,11 @@ mod tests {
         let mut pool = BufPool::new(4);
         let t = Instant::ZERO;
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(1),
-                Piece {
-                    header: &[],
-                    offset: 0,
-                    more: true,
-                    data: &[1; 16]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 1, 0, true, &[1; 16]),
             Outcome::Incomplete
         ));
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(1),
-                Piece {
-                    header: &[],
-                    offset: 8,
-                    more: true,
-                    data: &[2; 16]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 1, 8, true, &[2; 16]),
             Outcome::Dropped(DropReason::ReassemblyOverlap)
         ));
         assert_eq!(r.len(), 0);
@@ -462,46 +435,16 @@ mod tests {
         let mut pool = BufPool::new(4);
         let t = Instant::ZERO;
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(1),
-                Piece {
-                    header: &[],
-                    offset: 16,
-                    more: false,
-                    data: &[1; 8]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 1, 16, false, &[1; 8]),
             Outcome::Incomplete
         ));
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(1),
-                Piece {
-                    header: &[],
-                    offset: 32,
-                    more: false,
-                    data: &[1; 8]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 1, 32, false, &[1; 8]),
             Outcome::Dropped(DropReason::ReassemblyInconsistent)
         ));
         // Non-last fragments must be multiples of 8 octets.
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(2),
-                Piece {
-                    header: &[],
-                    offset: 0,
-                    more: true,
-                    data: &[1; 7]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 2, 0, true, &[1; 7]),
             Outcome::Dropped(DropReason::ReassemblyInconsistent)
         ));
     }
@@ -512,32 +455,13 @@ mod tests {
         let mut pool = BufPool::new(4);
         let t = Instant::ZERO;
         for id in 0..10 {
-            let _ = r.insert(
-                &mut pool,
-                t + Duration::from_millis(id as u64),
-                key(id),
-                Piece {
-                    header: &[],
-                    offset: 0,
-                    more: true,
-                    data: &[0; 1024],
-                },
-            );
+            let now = t + Duration::from_millis(id as u64);
+            let _ = frag(&mut r, &mut pool, now, id, 0, true, &[0; 1024]);
             assert!(r.bytes() <= 4096);
             assert!(r.len() <= 2);
         }
         assert!(matches!(
-            r.insert(
-                &mut pool,
-                t,
-                key(99),
-                Piece {
-                    header: &[],
-                    offset: 8192,
-                    more: true,
-                    data: &[0; 8]
-                }
-            ),
+            frag(&mut r, &mut pool, t, 99, 8192, true, &[0; 8]),
             Outcome::Dropped(DropReason::ReassemblyMemFull)
         ));
         assert!(r.bytes() <= 4096);
