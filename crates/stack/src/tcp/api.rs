@@ -5,8 +5,9 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::conn::{Conn, Env};
+use super::ports;
 use super::seq::Seq;
-use super::{ConnHandle, Tcp, TcpInfo, TcpState, Timer, EPHEMERAL_FIRST};
+use super::{ConnHandle, Tcp, TcpInfo, TcpState, Timer};
 use crate::ctx::Ctx;
 use crate::error::TcpError;
 use crate::time::{Duration, Instant};
@@ -31,17 +32,16 @@ impl Tcp {
         None
     }
 
+    /// RFC 6056 §3.3.3: the first port, from this destination's offset on, whose 4-tuple is
+    /// free (no connection, no TIME-WAIT entry) and that is not a listening port.
     fn pick_port(&mut self, local_ip: Ipv4Addr, remote: SocketAddrV4) -> Result<u16, TcpError> {
-        let span = u16::MAX - EPHEMERAL_FIRST + 1;
-        for _ in 0..span {
-            let p = self.next_port;
-            self.next_port = if p == u16::MAX {
-                EPHEMERAL_FIRST
-            } else {
-                p + 1
-            };
-            let local = SocketAddrV4::new(local_ip, p);
-            if !self.by_tuple.contains_key(&(local, remote))
+        let offset = ports::offset(self.port_key, local_ip, remote);
+        for _ in 0..ports::EPHEMERAL_COUNT {
+            let p = ports::candidate(offset, self.next_port);
+            self.next_port = self.next_port.wrapping_add(1);
+            let key = (SocketAddrV4::new(local_ip, p), remote);
+            if !self.by_tuple.contains_key(&key)
+                && !self.timewait.contains(&key)
                 && !self.listen_by_port.contains_key(&p)
             {
                 return Ok(p);
@@ -81,7 +81,10 @@ impl Tcp {
             Some(p)
                 if self
                     .by_tuple
-                    .contains_key(&(SocketAddrV4::new(local_ip, p), remote)) =>
+                    .contains_key(&(SocketAddrV4::new(local_ip, p), remote))
+                    || self
+                        .timewait
+                        .contains(&(SocketAddrV4::new(local_ip, p), remote)) =>
             {
                 return Err(TcpError::AddrInUse)
             }
@@ -100,6 +103,7 @@ impl Tcp {
             self.mss,
             TcpState::Closed,
         );
+        c.ts_offset = self.isn.ts_offset(local, remote);
         let mut env = Env {
             now,
             cfg: &self.config,
@@ -200,14 +204,27 @@ impl Tcp {
         self.conns.get(&c).filter(|x| !x.orphan)
     }
 
-    /// The connection's state.
+    /// The connection's state. A handle whose connection went to TIME-WAIT reports it until
+    /// the compact entry ends (`timewait.rs`), then CLOSED.
     pub fn state(&self, c: ConnHandle) -> Option<TcpState> {
-        self.get(c).map(|x| x.state)
+        self.get(c).map(|x| self.visible_state(c, x))
+    }
+
+    fn visible_state(&self, h: ConnHandle, c: &Conn) -> TcpState {
+        match c.detached {
+            true if self.in_timewait(h, c) => TcpState::TimeWait,
+            true => TcpState::Closed,
+            false => c.state,
+        }
     }
 
     /// Per-connection statistics.
     pub fn info(&self, c: ConnHandle) -> Option<TcpInfo> {
-        self.get(c).map(Conn::info)
+        self.get(c).map(|x| {
+            let mut i = x.info();
+            i.state = Some(self.visible_state(c, x));
+            i
+        })
     }
 
     /// Whether `recv` would not block.
@@ -236,7 +253,8 @@ impl Tcp {
             .count()
     }
 
-    /// Number of connections in any state (including TIME-WAIT and unaccepted ones).
+    /// Number of connections in any state but TIME-WAIT (see `timewait_count`), including
+    /// unaccepted ones and handles the application still holds.
     pub fn connection_count(&self) -> usize {
         self.conns.len()
     }

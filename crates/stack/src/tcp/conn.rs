@@ -14,6 +14,7 @@ use super::sack::Scoreboard;
 use super::send::SendBuffer;
 use super::seq::Seq;
 use super::timers::{Timer, TimerTable};
+use super::timestamps::Timestamps;
 use super::{ConnHandle, ListenerHandle, TcpConfig, TcpCounters, TcpInfo, TcpState};
 use crate::error::TcpError;
 use crate::time::{Duration, Instant};
@@ -54,6 +55,9 @@ pub(crate) struct Conn {
     pub queued: bool,
     /// Earliest deadline this connection has in the TCP layer's timer heap.
     pub scheduled: Option<Instant>,
+    /// The connection went to TIME-WAIT and lives on as a compact entry (`timewait.rs`);
+    /// this block is only the application's handle.
+    pub detached: bool,
 
     // Send sequence variables (RFC 9293 §3.3.1).
     pub(super) iss: Seq,
@@ -86,6 +90,17 @@ pub(crate) struct Conn {
     /// Sequence number of the peer's FIN, once seen (possibly out of order).
     pub(super) peer_fin: Option<Seq>,
     pub(super) fin_rcvd: bool,
+
+    // Timestamps (RFC 7323).
+    /// Our TSval offset (RFC 7323 §5.4), set when the block is created.
+    pub(super) ts_offset: u32,
+    /// Negotiated timestamp state; `None` when either SYN lacked the option.
+    pub(super) ts: Option<Timestamps>,
+    /// Last.ACK.sent (RFC 7323 §4.3): the ACK number of our latest segment.
+    pub(super) last_ack_sent: Seq,
+    /// Next time an RTT sample may be taken from TSecr (one per round trip, RFC 7323 §4.1
+    /// with RFC 6298's one-sample-per-RTT gains).
+    pub(super) ts_next_sample: Instant,
 
     // Output requests.
     pub(super) ack_now: bool,
@@ -161,6 +176,7 @@ impl Conn {
             soft_error: None,
             queued: false,
             scheduled: None,
+            detached: false,
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -181,6 +197,10 @@ impl Conn {
             rcv_adv: Seq(0),
             rcv_shift: 0,
             recvbuf: RecvBuffer::new(cfg.recv_buffer, cfg.max_ooo_blocks),
+            ts_offset: 0,
+            ts: None,
+            last_ack_sent: Seq(0),
+            ts_next_sample: Instant::ZERO,
             peer_fin: None,
             fin_rcvd: false,
             ack_now: false,
@@ -455,6 +475,9 @@ impl Conn {
         i.ooo_bytes = self.recvbuf.ooo_bytes() as u64;
         i.congestion = self.cc.name();
         i.sack = self.sack_ok;
+        i.timestamps = self.ts.is_some();
+        i.snd_wscale = self.snd_shift;
+        i.rcv_wscale = self.rcv_shift;
         i
     }
 

@@ -65,6 +65,11 @@ pub struct TcpConfig {
     pub window_scale: u8,
     /// Congestion control algorithm name ("newreno").
     pub congestion: String,
+    /// Offer and use TCP timestamps (RFC 7323: RTTM and PAWS).
+    pub timestamps: bool,
+    /// Connections kept in TIME-WAIT at most (compact entries, outside `max_connections`);
+    /// when full the oldest is dropped early, like Linux `tcp_max_tw_buckets`.
+    pub max_timewait: usize,
 }
 
 impl Default for TcpConfig {
@@ -97,6 +102,8 @@ impl Default for TcpConfig {
             challenge_ack_limit: 10,
             window_scale: 7,
             congestion: "newreno".into(),
+            timestamps: true,
+            max_timewait: 65_536,
         }
     }
 }
@@ -128,6 +135,12 @@ pub struct TcpInfo {
     pub sack: bool,
     /// Congestion control algorithm in use.
     pub congestion: &'static str,
+    /// Timestamps negotiated (RFC 7323).
+    pub timestamps: bool,
+    /// Window scale shifts in use: the peer's (applied to windows it sends) and ours
+    /// (RFC 7323 §2).
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
 }
 
 /// TCP-wide counters: traffic, connection outcomes, and every drop by reason.
@@ -183,4 +196,16 @@ pub struct TcpCounters {
     pub syncookies_invalid: u64,
     /// Cookie SYN,ACK not sent because `max_pending_syncookies` were already queued.
     pub drop_syncookie_queue_full: u64,
+    /// Connections that entered TIME-WAIT (as compact entries).
+    pub timewait_entered: u64,
+    /// TIME-WAIT entries dropped early because `max_timewait` were held.
+    pub drop_timewait_full: u64,
+    /// TIME-WAIT 4-tuples reused by a new SYN (RFC 6191).
+    pub timewait_reopened: u64,
+    /// RSTs ignored in TIME-WAIT (RFC 1337).
+    pub timewait_rst_ignored: u64,
+    /// ACKs sent from TIME-WAIT entries (retransmitted FINs, unacceptable segments).
+    pub timewait_acks: u64,
+    /// Segments dropped by PAWS (RFC 7323 §5.3: timestamp older than TS.Recent).
+    pub drop_paws: u64,
 }

@@ -12,6 +12,7 @@ use super::event::{CongestionReason, RetransmitReason, TcpEvent};
 use super::options;
 use super::seq::Seq;
 use super::timers::Timer;
+use super::timestamps::Timestamps;
 use super::TcpState;
 use crate::error::TcpError;
 
@@ -31,6 +32,9 @@ pub(crate) struct Segment<'a> {
     pub wscale: Option<u8>,
     pub sack_permitted: bool,
     pub sack: [Option<(u32, u32)>; 3],
+    /// RFC 7323 timestamps option: TSval and TSecr.
+    pub tsval: Option<u32>,
+    pub tsecr: Option<u32>,
     pub payload: &'a [u8],
 }
 
@@ -48,6 +52,8 @@ impl<'a> Segment<'a> {
             wscale: r.window_scale,
             sack_permitted: r.sack_permitted,
             sack: r.sack_ranges,
+            tsval: r.timestamp.map(|t| t.tsval),
+            tsecr: r.timestamp.map(|t| t.tsecr),
             payload: r.payload,
         }
     }
@@ -93,6 +99,7 @@ impl Conn {
     pub(super) fn take_syn_options(&mut self, env: &Env<'_>, seg: &Segment<'_>) {
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1;
+        self.last_ack_sent = self.rcv_nxt;
         // Our SYN announced an unscaled window (RFC 7323 §2.2).
         self.rcv_adv = self.rcv_nxt + (self.recvbuf.free() as u32).min(u16::MAX as u32);
         self.mss = options::effective_send_mss(seg.mss, self.our_mss, env.cfg.min_mss) as u32;
@@ -106,6 +113,21 @@ impl Conn {
             }
         }
         self.cc = super::congestion::build(&env.cfg.congestion, self.mss);
+        // RFC 7323 §3.2: timestamps only if both SYNs carried the option (ours does when
+        // configured; a SYN,ACK answers only a SYN that had it).
+        self.ts = match seg.tsval {
+            Some(val) if env.cfg.timestamps => Some(Timestamps::new(self.ts_offset, val, env.now)),
+            _ => None,
+        };
+        if self.ts.is_some() {
+            // RFC 6691 §2 / RFC 7323 §3.2: the MSS counts data only; every segment now carries
+            // 12 bytes of timestamp option, so data per segment shrinks by as much (Linux's
+            // mss_cache does the same: 1460 -> 1448).
+            self.mss = self
+                .mss
+                .saturating_sub(12)
+                .max(u32::from(env.cfg.min_mss).min(self.mss));
+        }
         // RFC 2018 §2: SACK is used only if both SYNs carried SACK-permitted.
         self.sack_ok = env.cfg.sack && seg.sack_permitted;
     }
@@ -196,6 +218,15 @@ impl Conn {
                 }
             }
         }
+        // RFC 7323 §5.3 R1 (PAWS), before the sequence number check: an old timestamp marks
+        // an old duplicate, whatever its sequence number says.
+        if let (Some(ts), Some(val)) = (self.ts, seg.tsval) {
+            if !seg.rst && ts.paws_rejects(val, env.now) {
+                env.counters.drop_paws += 1;
+                self.ack_now = true;
+                return;
+            }
+        }
         // First, check the sequence number.
         if !acceptable(self.rcv_nxt, rcv_wnd, seg.seq, seg.len()) {
             // A zero window still lets valid ACKs and RSTs through (RFC 9293 §3.10.7.4:
@@ -216,6 +247,11 @@ impl Conn {
                 }
                 return;
             }
+        }
+        // RFC 7323 §4.3 (2): an acceptable segment starting at or before Last.ACK.sent
+        // updates TS.Recent.
+        if let (Some(ts), Some(val)) = (self.ts.as_mut(), seg.tsval) {
+            ts.update_recent(val, seg.seq <= self.last_ack_sent, env.now);
         }
         // Second, the RST bit (RFC 5961 §3.2: exact match resets, otherwise challenge).
         if seg.rst {
@@ -323,6 +359,7 @@ impl Conn {
             }
         }
         if ack > self.snd_una {
+            self.ts_rtt_sample(env, seg.tsecr);
             self.on_new_ack(env, ack, flight);
         } else if ack == self.snd_una
             && seg.payload.is_empty()
@@ -500,6 +537,23 @@ impl Conn {
             .map_or(self.mss, |h| h.1);
         self.rexmit = Some((seq, len, reason));
         self.rexmit_next = self.rexmit_next.max_seq(seq + len);
+    }
+
+    /// RFC 7323 §4.1 RTTM: with timestamps, an ACK of new data measures the RTT from its
+    /// TSecr, retransmitted data included. One sample per round trip (the gains of RFC 6298
+    /// assume that rate); the sequence-timed probe is then not needed.
+    fn ts_rtt_sample(&mut self, env: &mut Env<'_>, tsecr: Option<u32>) {
+        let (Some(ts), Some(tsecr)) = (self.ts, tsecr) else {
+            return;
+        };
+        if tsecr == 0 || env.now < self.ts_next_sample {
+            return;
+        }
+        if let Some(rtt) = ts.rtt(tsecr, env.now) {
+            self.rtt_probe = None;
+            self.rtt_sample(env, rtt);
+            self.ts_next_sample = env.now + self.rtt.srtt().unwrap_or(rtt);
+        }
     }
 
     pub(super) fn rtt_sample(&mut self, env: &mut Env<'_>, rtt: crate::time::Duration) {

@@ -42,6 +42,18 @@ impl IsnGenerator {
         let m = (now.as_nanos() / 4_000) as u32;
         Seq(m.wrapping_add(f))
     }
+
+    /// RFC 7323 §5.4: a per-connection offset for TSval, so the timestamp clock reveals
+    /// neither uptime nor anything shared between connections. Same key, another input.
+    pub fn ts_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+        let mut bytes = [0u8; 13];
+        bytes[0..4].copy_from_slice(&local.ip().octets());
+        bytes[4..6].copy_from_slice(&local.port().to_be_bytes());
+        bytes[6..10].copy_from_slice(&remote.ip().octets());
+        bytes[10..12].copy_from_slice(&remote.port().to_be_bytes());
+        bytes[12] = b'T';
+        self.hasher.hash(&bytes) as u32
+    }
 }
 
 fn splitmix(x: u64) -> u64 {

@@ -179,6 +179,7 @@ impl Tcp {
             self.mss,
             TcpState::Listen,
         );
+        c.ts_offset = self.isn.ts_offset(local, remote);
         c.listener = Some(l);
         let mut env = Env {
             now,

@@ -13,11 +13,14 @@
 //! | `rtt.rs` | RTO | RFC 6298 |
 //! | `congestion/` | NewReno behind a trait | RFC 5681, RFC 6582 |
 //! | `syncookie.rs` | stateless SYN,ACK when the SYN queue is full | RFC 4987 §3.6 |
+//! | `timewait.rs` | compact, bounded TIME-WAIT entries; SYN reopening; RST ignored | RFC 9293 §3.4.2, RFC 6191, RFC 1337 |
+//! | `timestamps.rs` | TSval clock, TS.Recent, PAWS, RTTM | RFC 7323 §3-§5 |
+//! | `ports.rs` | ephemeral port selection per destination | RFC 6056 §3.3.3 |
 //! | `seq.rs`, `isn.rs`, `options.rs`, `timers.rs` | arithmetic, ISN, options, timers | RFC 9293 §3.4, RFC 6528, RFC 6691, RFC 7323 |
 //! | `event.rs`, `info.rs`, `hash.rs` | trace events, config/statistics, table hashers | |
 //!
-//! Not implemented (see the project notes): urgent data (§3.8.5, URG is ignored), RFC 7323
-//! timestamps/PAWS, ECN, path MTU discovery, RACK/TLP.
+//! Not implemented (see the project notes): urgent data (§3.8.5, URG is ignored), ECN, path
+//! MTU discovery, RACK/TLP.
 //!
 //! CONTRACT with the facade (`stack.rs`); the facade only calls these entry points:
 //! - `Tcp::new(&TcpConfig, seed, mss)`
@@ -48,6 +51,7 @@ mod isn;
 mod listen;
 mod options;
 mod output;
+mod ports;
 mod recv;
 mod rtt;
 mod sack;
@@ -55,6 +59,8 @@ mod send;
 pub mod seq;
 mod syncookie;
 mod timers;
+mod timestamps;
+mod timewait;
 
 #[cfg(test)]
 mod tests;
@@ -84,6 +90,7 @@ use seq::Seq;
 pub use syncookie::SynCookies;
 use syncookie::{CookieKey, PendingSynAck};
 pub use timers::Timer;
+use timewait::{TimeWaitEntry, TimeWaitTable, TwAction};
 
 /// Handle of one TCP connection inside a [`crate::Stack`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -134,17 +141,17 @@ pub(crate) struct TcpIcmpError {
     pub error: TcpError,
 }
 
-/// A RST answering a segment that matched no connection (RFC 9293 §3.10.7.1).
+/// A segment sent without a connection: a RST answering a segment that matched no
+/// connection (RFC 9293 §3.10.7.1), or an ACK from a TIME-WAIT entry (§3.10.7.4).
 #[derive(Debug, Clone, Copy)]
 struct PendingRst {
     local: SocketAddrV4,
     remote: SocketAddrV4,
     seq: Seq,
     ack: Option<Seq>,
+    /// `Some((window, timestamp))`: an ACK, not a RST.
+    ack_only: Option<(u16, Option<(u32, u32)>)>,
 }
-
-/// First port of the ephemeral range (RFC 6335 §6: 49152-65535).
-const EPHEMERAL_FIRST: u16 = 49152;
 
 /// All TCP state of one stack: listeners, connections by 4-tuple, timers.
 #[derive(Debug)]
@@ -158,12 +165,17 @@ pub struct Tcp {
     listen_by_port: HashMap<u16, ListenerHandle, IdBuild>,
     next_conn: u32,
     next_listener: u32,
-    next_port: u16,
+    /// RFC 6056 §3.3.3 "next_ephemeral": advances with every port tried.
+    next_port: u32,
     /// Connections that may have something to send.
     ready: VecDeque<ConnHandle>,
     /// (deadline, connection), earliest first; entries are checked against `Conn::scheduled`.
     heap: BinaryHeap<Reverse<(Instant, ConnHandle)>>,
     rsts: VecDeque<PendingRst>,
+    /// Connections in TIME-WAIT, reduced to what TIME-WAIT needs (`timewait.rs`).
+    timewait: TimeWaitTable,
+    /// RFC 6056 §3.3.3: the secret of the per-destination port offset.
+    port_key: (u64, u64),
     /// Secret for SYN cookies (RFC 4987 §3.6), derived from the seed.
     cookie_key: CookieKey,
     /// Cookie SYN,ACKs to send (bounded by `max_pending_syncookies`).
@@ -188,10 +200,18 @@ impl Tcp {
             listen_by_port: HashMap::default(),
             next_conn: 0,
             next_listener: 0,
-            next_port: EPHEMERAL_FIRST + (seed % 16384) as u16,
+            next_port: 0,
             ready: VecDeque::new(),
             heap: BinaryHeap::new(),
             rsts: VecDeque::new(),
+            timewait: TimeWaitTable::new(
+                config.max_timewait,
+                KeyedSip::new(seed ^ 0x7477_6169_7421),
+            ),
+            port_key: (
+                seed.rotate_left(17) ^ 0x706f_7274_7321_6b30,
+                seed.rotate_left(41) ^ 0x706f_7274_7321_6b31,
+            ),
             cookie_key: CookieKey::new(seed),
             synacks: VecDeque::new(),
             counters: TcpCounters::default(),
@@ -253,29 +273,6 @@ impl Tcp {
             let Some(c) = self.conns.get_mut(&h) else {
                 return;
             };
-            if c.state == TcpState::TimeWait
-                && seg.syn
-                && seg.ack.is_none()
-                && !seg.rst
-                && seg.seq > c.rcv_nxt
-                && self.listen_by_port.contains_key(&local.port())
-            {
-                // RFC 1122 §4.2.2.13 / RFC 9293 §3.10.7.4: a new SYN with a higher sequence
-                // number may reopen a connection in TIME-WAIT; end it and let the listener
-                // take the SYN.
-                let mut env = Env {
-                    now,
-                    cfg: &self.config,
-                    counters: &mut self.counters,
-                    events: &mut self.events,
-                };
-                c.set_state(&mut env, TcpState::Closed);
-                self.after(h);
-                if let Some(&l) = self.listen_by_port.get(&local.port()) {
-                    self.on_listen_segment(now, l, local, remote, &seg);
-                }
-                return;
-            }
             c.accept_room = c
                 .listener
                 .and_then(|l| self.listeners.get(&l))
@@ -289,6 +286,11 @@ impl Tcp {
             c.on_segment(&mut env, &seg);
             self.mark_ready(h);
             self.after(h);
+            return;
+        }
+        if self.timewait.contains(&(local, remote))
+            && self.on_timewait_segment(now, local, remote, &seg)
+        {
             return;
         }
         if let Some(&l) = self.listen_by_port.get(&repr.dst_port) {
@@ -328,7 +330,57 @@ impl Tcp {
             remote,
             seq,
             ack,
+            ack_only: None,
         });
+    }
+
+    /// A segment for a 4-tuple in TIME-WAIT (`timewait.rs`). Returns false when the entry was
+    /// deleted and the segment must go on to the listener (a new incarnation's SYN).
+    fn on_timewait_segment(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) -> bool {
+        let key = (local, remote);
+        let Some(e) = self.timewait.get(&key).copied() else {
+            return false;
+        };
+        let listening = self.listen_by_port.contains_key(&local.port());
+        match timewait::decide(&e, seg, now, listening) {
+            TwAction::Drop => {}
+            TwAction::IgnoreRst => self.counters.timewait_rst_ignored += 1,
+            TwAction::Reopen => {
+                self.counters.timewait_reopened += 1;
+                self.timewait.remove(&key);
+                return false;
+            }
+            a @ (TwAction::Ack | TwAction::AckRestart) => {
+                if a == TwAction::AckRestart {
+                    self.timewait.restart(&key, now + self.config.msl * 2);
+                }
+                if let Some(x) = self.timewait.get_mut(&key) {
+                    x.last_ack = Some(now);
+                }
+                if self.rsts.len() >= self.config.max_pending_rsts {
+                    self.counters.drop_rst_queue_full += 1;
+                    return true;
+                }
+                self.counters.timewait_acks += 1;
+                let ts = e
+                    .ts_recent
+                    .map(|recent| (timestamps::ts_clock(now).wrapping_add(e.ts_offset), recent));
+                self.rsts.push_back(PendingRst {
+                    local,
+                    remote,
+                    seq: e.snd_nxt,
+                    ack: Some(e.rcv_nxt),
+                    ack_only: Some((e.window, ts)),
+                });
+            }
+        }
+        true
     }
 
     /// ICMP destination unreachable quoting one of our segments (RFC 1122 §4.2.3.9).
@@ -374,6 +426,19 @@ impl Tcp {
 
     fn poll_transmit_inner(&mut self, now: Instant, out: &mut [u8]) -> Option<TcpTransmit> {
         while let Some(r) = self.rsts.pop_front() {
+            if let Some((window, ts)) = r.ack_only {
+                let ack = r.ack.unwrap_or(Seq(0));
+                if let Some(len) = output::emit_ack(out, r.local, r.remote, r.seq, ack, window, ts)
+                {
+                    self.counters.segments_out += 1;
+                    return Some(TcpTransmit {
+                        src: *r.local.ip(),
+                        dst: *r.remote.ip(),
+                        len,
+                    });
+                }
+                continue;
+            }
             if let Some(len) = output::emit_rst(out, r.local, r.remote, r.seq, r.ack) {
                 self.counters.resets_sent += 1;
                 self.counters.segments_out += 1;
@@ -414,12 +479,25 @@ impl Tcp {
 
     /// The earliest timer deadline (possibly a stale one: waking early is harmless).
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((t, _))| *t)
+        let conns = self.heap.peek().map(|Reverse((t, _))| *t);
+        match (conns, self.timewait.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Run every connection timer due at `now`.
     pub(crate) fn handle_timeout(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
         self.begin(now, ctx);
+        let events = &mut self.events;
+        self.timewait.expire(now, |e| {
+            let conn = e.conn;
+            events.emit(now, || TcpEvent::StateChange {
+                conn,
+                from: TcpState::TimeWait,
+                to: TcpState::Closed,
+            });
+        });
         while let Some(&Reverse((t, h))) = self.heap.peek() {
             if t > now {
                 break;
@@ -447,6 +525,68 @@ impl Tcp {
         self.end(ctx);
     }
 
+    /// Replace connection `h`, which just entered TIME-WAIT, by a compact entry
+    /// (`timewait.rs`). Anything it still had to send (the ACK of the peer's FIN) goes out
+    /// from the entry. An application still holding the handle keeps a detached shell that
+    /// reports TIME-WAIT until the entry ends.
+    fn enter_timewait(&mut self, h: ConnHandle) {
+        let now = self.last_now;
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
+        let key = (c.local, c.remote);
+        let window = (c.rcv_nxt.dist_to(c.rcv_adv) >> c.rcv_shift).min(u32::from(u16::MAX)) as u16;
+        let e = TimeWaitEntry {
+            snd_nxt: c.snd_max,
+            rcv_nxt: c.rcv_nxt,
+            window,
+            ts_recent: c.ts.map(|t| t.recent),
+            ts_offset: c.ts.map_or(0, |t| t.offset),
+            expires: now + self.config.msl * 2,
+            conn: h,
+            owned: !c.orphan,
+            last_ack: None,
+        };
+        let owed_ack = c.ack_now;
+        c.detached = true;
+        c.timers.clear();
+        c.sendbuf.clear();
+        c.ack_now = false;
+        if c.orphan {
+            self.conns.remove(&h);
+        }
+        if self.by_tuple.get(&key) == Some(&h) {
+            self.by_tuple.remove(&key);
+        }
+        self.counters.timewait_entered += 1;
+        self.counters.drop_timewait_full += self.timewait.insert(key, e);
+        if owed_ack && self.rsts.len() < self.config.max_pending_rsts {
+            self.counters.timewait_acks += 1;
+            let ts = e
+                .ts_recent
+                .map(|recent| (timestamps::ts_clock(now).wrapping_add(e.ts_offset), recent));
+            self.rsts.push_back(PendingRst {
+                local: key.0,
+                remote: key.1,
+                seq: e.snd_nxt,
+                ack: Some(e.rcv_nxt),
+                ack_only: Some((e.window, ts)),
+            });
+        }
+    }
+
+    /// Connections in TIME-WAIT (compact entries).
+    pub fn timewait_count(&self) -> usize {
+        self.timewait.len()
+    }
+
+    /// Whether `h` is a detached handle whose 4-tuple is still in TIME-WAIT.
+    fn in_timewait(&self, h: ConnHandle, c: &Conn) -> bool {
+        self.timewait
+            .get(&(c.local, c.remote))
+            .is_some_and(|e| e.owned && e.conn == h)
+    }
+
     /// Put `h` in the ready set.
     fn mark_ready(&mut self, h: ConnHandle) {
         if let Some(c) = self.conns.get_mut(&h) {
@@ -462,6 +602,17 @@ impl Tcp {
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
+        if c.detached {
+            // Its TIME-WAIT lives in the table; only the application's handle is left.
+            if c.orphan {
+                self.conns.remove(&h);
+            }
+            return;
+        }
+        if c.state == TcpState::TimeWait {
+            self.enter_timewait(h);
+            return;
+        }
         if let Some(l) = c.listener {
             let synchronized = !matches!(
                 c.state,

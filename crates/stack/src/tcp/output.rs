@@ -15,13 +15,14 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use smoltcp::phy::ChecksumCapabilities;
-use smoltcp::wire::{IpAddress, IpProtocol, TcpControl, TcpPacket, TcpRepr};
+use smoltcp::wire::{IpAddress, IpProtocol, TcpControl, TcpPacket, TcpRepr, TcpTimestampRepr};
 
 use super::conn::{Conn, Env};
 use super::event::CongestionReason;
 use super::send::{SendBuffer, SendDecision};
 use super::seq::Seq;
 use super::timers::Timer;
+use super::timestamps::ts_clock as timestamps_clock;
 use super::TcpState;
 use crate::ipv4::checksum::transport_checksum;
 
@@ -35,8 +36,76 @@ struct Out {
     data: (usize, usize),
 }
 
+/// Length of the options of `repr` as [`emit`] lays them out (a multiple of 4).
+fn options_len(repr: &TcpRepr<'_>) -> usize {
+    let sack = repr.sack_ranges.iter().flatten().count();
+    if repr.control == TcpControl::Syn {
+        // Linux's SYN layouts: "mss, sackOK, TS, nop, wscale" (20 bytes) with timestamps,
+        // "mss, nop, nop, sackOK, nop, wscale" (12) without.
+        4 + if repr.timestamp.is_some() {
+            12
+        } else {
+            4 * repr.sack_permitted as usize
+        } + 4 * repr.window_scale.is_some() as usize
+    } else {
+        // "nop, nop, TS" then "nop, nop, sack" (RFC 7323 appendix A layout).
+        12 * repr.timestamp.is_some() as usize + if sack > 0 { 4 + 8 * sack } else { 0 }
+    }
+}
+
+/// Write the options of `repr` into `buf` (exactly `options_len` bytes), 32-bit aligned as
+/// Linux and RFC 7323 Appendix A lay them out, with `smoltcp::wire::TcpOption` emitting each.
+fn write_options(repr: &TcpRepr<'_>, mut buf: &mut [u8]) {
+    use smoltcp::wire::TcpOption as O;
+    let ts = repr.timestamp.map(|t| O::TimeStamp {
+        tsval: t.tsval,
+        tsecr: t.tsecr,
+    });
+    if repr.control == TcpControl::Syn {
+        if let Some(m) = repr.max_seg_size {
+            buf = O::MaxSegmentSize(m).emit(buf);
+        }
+        match ts {
+            Some(ts) => {
+                if repr.sack_permitted {
+                    buf = O::SackPermitted.emit(buf);
+                } else {
+                    buf = O::NoOperation.emit(buf);
+                    buf = O::NoOperation.emit(buf);
+                }
+                buf = ts.emit(buf);
+            }
+            None if repr.sack_permitted => {
+                buf = O::NoOperation.emit(buf);
+                buf = O::NoOperation.emit(buf);
+                buf = O::SackPermitted.emit(buf);
+            }
+            None => {}
+        }
+        if let Some(w) = repr.window_scale {
+            buf = O::NoOperation.emit(buf);
+            O::WindowScale(w).emit(buf);
+        }
+        return;
+    }
+    if let Some(ts) = ts {
+        buf = O::NoOperation.emit(buf);
+        buf = O::NoOperation.emit(buf);
+        buf = ts.emit(buf);
+    }
+    if repr.sack_ranges.iter().any(Option::is_some) {
+        buf = O::NoOperation.emit(buf);
+        buf = O::NoOperation.emit(buf);
+        O::SackRange(repr.sack_ranges).emit(buf);
+    }
+}
+
 /// Write a header for `repr` plus `len` bytes copied from `buf` at `offset` into `out`.
 /// Returns the segment length, or `None` if `out` is too small for the header.
+///
+/// The fixed header is emitted by `smoltcp::wire::TcpRepr`; the options are laid out here in
+/// Linux's order and alignment (`write_options`), which smoltcp's own emitter does not do
+/// (it packs them unaligned, SACK before the timestamp).
 pub(crate) fn emit(
     out: &mut [u8],
     repr: &TcpRepr<'_>,
@@ -44,27 +113,67 @@ pub(crate) fn emit(
     remote: Ipv4Addr,
     data: Option<(&SendBuffer, usize, usize)>,
 ) -> Option<usize> {
-    let hlen = repr.header_len();
+    let olen = options_len(repr);
+    let hlen = 20 + olen;
     let len = data.map_or(0, |d| d.2);
-    if out.len() < hlen + len {
+    if out.len() < hlen + len || hlen > 60 {
         return None;
     }
     if let Some((buf, offset, len)) = data {
         buf.copy_out(offset, &mut out[hlen..hlen + len]);
     }
+    let bare = TcpRepr {
+        max_seg_size: None,
+        window_scale: None,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload: &[],
+        ..*repr
+    };
     let mut pkt = TcpPacket::new_unchecked(&mut out[..hlen + len]);
     // The header with a zero checksum field, then the checksum over pseudo-header, header and
     // data (RFC 9293 §3.1) with the stack's vectorized RFC 1071 sum (`ipv4::checksum`),
     // which gives the same value as smoltcp's but is the hot spot of bulk sending.
-    repr.emit(
+    bare.emit(
         &mut pkt,
         &IpAddress::Ipv4(local),
         &IpAddress::Ipv4(remote),
         &ChecksumCapabilities::ignored(),
     );
+    pkt.set_header_len(hlen as u8);
+    write_options(repr, pkt.options_mut());
     let sum = transport_checksum(local, remote, IpProtocol::Tcp, pkt.into_inner());
     TcpPacket::new_unchecked(&mut out[..hlen + len]).set_checksum(sum);
     Some(hlen + len)
+}
+
+/// A bare ACK sent without a connection (from a TIME-WAIT entry, RFC 9293 §3.10.7.4):
+/// `<SEQ=seq><ACK=ack><CTL=ACK>` with `window` and, if the connection used them, timestamps.
+pub(crate) fn emit_ack(
+    out: &mut [u8],
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seq: Seq,
+    ack: Seq,
+    window: u16,
+    ts: Option<(u32, u32)>,
+) -> Option<usize> {
+    let repr = TcpRepr {
+        src_port: local.port(),
+        dst_port: remote.port(),
+        control: TcpControl::None,
+        seq_number: seq.to_wire(),
+        ack_number: Some(ack.to_wire()),
+        window_len: window,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: ts.map(|(v, e)| TcpTimestampRepr::new(v, e)),
+        payload: &[],
+    };
+    emit(out, &repr, *local.ip(), *remote.ip(), None)
 }
 
 /// A bare RST (RFC 9293 §3.10.7.1): `<SEQ=seq><ACK=ack><CTL=RST(,ACK)>`.
@@ -95,8 +204,11 @@ pub(crate) fn emit_rst(
 impl Conn {
     /// Write the next segment this connection wants to send into `out`, if any.
     pub fn poll_segment(&mut self, env: &mut Env<'_>, out: &mut [u8]) -> Option<usize> {
-        // `out` is at most MTU - 20 bytes; data segments carry a 20-byte header.
-        let room = out.len().saturating_sub(20) as u32;
+        // `out` is at most MTU - 20 bytes; data segments carry a 20-byte header, 32 with
+        // timestamps.
+        let room = out
+            .len()
+            .saturating_sub(20 + 12 * self.ts.is_some() as usize) as u32;
         if let Some(seq) = self.rst_reply.take() {
             env.counters.resets_sent += 1;
             return emit_rst(out, self.local, self.remote, seq, None);
@@ -298,6 +410,29 @@ impl Conn {
         field as u16
     }
 
+    /// The timestamps option for a segment (RFC 7323 §3.2): on our SYN when configured (TSecr
+    /// 0), on every other segment once negotiated.
+    fn timestamp_option(
+        &self,
+        now: crate::time::Instant,
+        offer: bool,
+        control: TcpControl,
+        syn_options: bool,
+    ) -> Option<TcpTimestampRepr> {
+        let (tsval, tsecr) = match self.ts {
+            Some(ts) => ts.option(now),
+            None if offer
+                && syn_options
+                && control == TcpControl::Syn
+                && self.state == TcpState::SynSent =>
+            {
+                (timestamps_clock(now).wrapping_add(self.ts_offset), 0)
+            }
+            None => return None,
+        };
+        Some(TcpTimestampRepr::new(tsval, tsecr))
+    }
+
     /// Emit `o` and update the send state.
     fn write_out(&mut self, env: &mut Env<'_>, out: &mut [u8], o: Out) -> Option<usize> {
         let syn = o.control == TcpControl::Syn;
@@ -334,11 +469,16 @@ impl Conn {
             timestamp: None,
             payload: &[],
         };
+        let repr = TcpRepr {
+            timestamp: self.timestamp_option(env.now, env.cfg.timestamps, o.control, o.syn_options),
+            ..repr
+        };
         let data = (o.data.1 > 0).then_some((&self.sendbuf, o.data.0, o.data.1));
         let n = emit(out, &repr, *self.local.ip(), *self.remote.ip(), data)?;
         env.counters.segments_out += 1;
         // Any segment carries our latest ACK: the delayed ACK is satisfied.
-        if o.ack.is_some() {
+        if let Some(ack) = o.ack {
+            self.last_ack_sent = ack;
             // Each out-of-order arrival is owed its own duplicate ACK (RFC 5681 §4.2), so the
             // sender can count three of them even when segments arrive in a batch.
             let pure = o.data.1 == 0 && o.control == TcpControl::None;

@@ -319,6 +319,7 @@ impl Tcp {
             self.mss,
             TcpState::Listen,
         );
+        c.ts_offset = self.isn.ts_offset(local, remote);
         c.listener = Some(l);
         let syn = Segment {
             seq: irs,
@@ -331,6 +332,9 @@ impl Tcp {
             wscale: data.wscale,
             sack_permitted: data.sack_permitted,
             sack: [None; 3],
+            // The cookie SYN,ACK offered no timestamps (RFC 7323 §3.2: then none are used).
+            tsval: None,
+            tsecr: None,
             payload: &[],
         };
         let mut env = Env {

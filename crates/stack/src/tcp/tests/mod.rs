@@ -13,3 +13,5 @@ mod reliability;
 mod sack;
 mod states;
 mod syncookie;
+mod timestamps;
+mod timewait;

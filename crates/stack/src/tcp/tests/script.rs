@@ -21,6 +21,8 @@ pub struct S {
     pub wscale: Option<u8>,
     pub sack_permitted: bool,
     pub sack: [Option<(u32, u32)>; 3],
+    /// RFC 7323 timestamps option (TSval, TSecr).
+    pub ts: Option<(u32, u32)>,
     pub data: Vec<u8>,
 }
 
@@ -35,6 +37,7 @@ impl S {
             wscale: None,
             sack_permitted: false,
             sack: [None; 3],
+            ts: None,
             data: Vec::new(),
         }
     }
@@ -44,6 +47,10 @@ impl S {
     }
     pub fn win(mut self, w: u16) -> S {
         self.win = w;
+        self
+    }
+    pub fn ts(mut self, tsval: u32, tsecr: u32) -> S {
+        self.ts = Some((tsval, tsecr));
         self
     }
 }
@@ -88,7 +95,9 @@ impl Script {
             max_seg_size: s.mss,
             sack_permitted: s.sack_permitted,
             sack_ranges: s.sack,
-            timestamp: None,
+            timestamp: s
+                .ts
+                .map(|(v, e)| smoltcp::wire::TcpTimestampRepr::new(v, e)),
             payload: &s.data,
         };
         let mut buf = vec![0u8; repr.buffer_len()];
@@ -109,6 +118,11 @@ impl Script {
 
     /// The next segment our stack sends, if any.
     pub fn recv(&mut self) -> Option<S> {
+        self.recv_with_bytes().map(|x| x.0)
+    }
+
+    /// The next segment our stack sends, parsed and as bytes (TCP header onwards).
+    pub fn recv_with_bytes(&mut self) -> Option<(S, Vec<u8>)> {
         let now = self.now;
         let mut buf = vec![0u8; MTU - 20];
         let (tcp, mut ctx) = self.host.ctx();
@@ -125,7 +139,7 @@ impl Script {
             &ChecksumCapabilities::default(),
         )
         .unwrap();
-        Some(S {
+        let s = S {
             ctl: r.control,
             seq: r.seq_number.0 as u32,
             ack: r.ack_number.map(|a| a.0 as u32),
@@ -134,8 +148,10 @@ impl Script {
             wscale: r.window_scale,
             sack_permitted: r.sack_permitted,
             sack: r.sack_ranges,
+            ts: r.timestamp.map(|t| (t.tsval, t.tsecr)),
             data: r.payload.to_vec(),
-        })
+        };
+        Some((s, buf[..t.len].to_vec()))
     }
 
     /// Assert nothing is sent now.

@@ -190,8 +190,12 @@ fn rfc9293_3_10_7_4_rst_in_closing_states() {
     s.recv().unwrap();
     s.send(S::new(Fin, 5001, Some(10_002)));
     assert_eq!(s.state(c), Some(TcpState::TimeWait));
+    // RFC 1337 §3 (fix 1): a RST must not end TIME-WAIT early ("TIME-WAIT assassination").
+    s.recv().unwrap();
     s.send(S::new(Rst, 5002, None));
-    assert_eq!(s.state(c), Some(TcpState::Closed));
+    assert_eq!(s.state(c), Some(TcpState::TimeWait));
+    assert_eq!(s.host.stats.tcp.timewait_rst_ignored, 1);
+    s.recv_nothing();
 }
 
 /// RFC 5961 §4.2: a SYN in a synchronized state draws a challenge ACK and changes nothing.
@@ -333,7 +337,12 @@ fn rfc1122_4_2_2_13_syn_reopens_time_wait() {
     assert_eq!(s.recv().unwrap().ctl, Fin);
     s.send(S::new(Fin, 5001, Some(10_002)));
     assert_eq!(s.recv().unwrap().ack, Some(5002));
-    assert_eq!(s.host.tcp.connection_count(), 1, "in TIME-WAIT");
+    assert_eq!(s.host.tcp.timewait_count(), 1, "in TIME-WAIT");
+    assert_eq!(
+        s.host.tcp.connection_count(),
+        0,
+        "not a connection any more"
+    );
     s.send(S::new(Syn, 900_000, None));
     let r = s.recv().expect("SYN,ACK for the new incarnation");
     assert_eq!((r.ctl, r.ack), (Syn, Some(900_001)));
