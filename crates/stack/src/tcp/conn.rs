@@ -104,6 +104,16 @@ pub(crate) struct Conn {
 
     // Output requests.
     pub(super) ack_now: bool,
+    /// ACK numbers owed for in-order data received in one batch: one ACK per two full-sized
+    /// segments (RFC 1122 §4.2.3.2, RFC 5681 §4.2) even when the link hands us many segments
+    /// before we can send; each carries the RCV.NXT it had then, so none is a duplicate.
+    pub(super) stretch_acks: std::collections::VecDeque<Seq>,
+    /// The application read data and the window we could offer grew: send a window update
+    /// if, and only if, the window on the wire changes (RFC 9293 §3.8.6.2.2; an identical
+    /// pure ACK would count as a duplicate ACK at the sender, RFC 5681 §4.2).
+    pub(super) window_update: bool,
+    /// The window field of our latest segment (after scaling and the 65,535 cap).
+    pub(super) last_window_field: u16,
     /// Duplicate ACKs still owed for out-of-order segments (RFC 5681 §4.2: one per segment).
     pub(super) dup_acks_owed: u8,
     pub(super) segs_since_ack: u32,
@@ -204,6 +214,9 @@ impl Conn {
             peer_fin: None,
             fin_rcvd: false,
             ack_now: false,
+            stretch_acks: std::collections::VecDeque::new(),
+            window_update: false,
+            last_window_field: 0,
             dup_acks_owed: 0,
             segs_since_ack: 0,
             rst_pending: false,
@@ -361,7 +374,7 @@ impl Conn {
                 && now_offer >= offered_before.saturating_mul(2)
                 && now_offer - offered_before >= self.mss.min(self.recvbuf.capacity() as u32 / 2)
             {
-                self.ack_now = true;
+                self.window_update = true;
             }
             return Ok(n);
         }

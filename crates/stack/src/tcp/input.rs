@@ -18,6 +18,8 @@ use crate::error::TcpError;
 
 /// Bound on duplicate ACKs queued for out-of-order arrivals processed in one batch.
 const MAX_DUP_ACKS_OWED: u8 = 16;
+/// Bound on ACK numbers owed for in-order data of one batch (`Conn::stretch_acks`).
+const MAX_STRETCH_ACKS: usize = 16;
 
 /// The fields of an arriving segment that processing needs.
 #[derive(Debug, Clone, Copy)]
@@ -643,6 +645,14 @@ impl Conn {
             // least every second full-sized segment, otherwise within the timer.
             self.segs_since_ack += 1;
             if self.segs_since_ack >= 2 {
+                // Owe an ACK for exactly this point, in case more segments of the same batch
+                // arrive before output runs (`stretch_acks`); the newest ACK number is sent
+                // anyway, so only the earlier ones are kept, a bounded number of them.
+                if self.stretch_acks.len() >= MAX_STRETCH_ACKS {
+                    self.stretch_acks.pop_front();
+                }
+                self.stretch_acks.push_back(self.rcv_nxt);
+                self.segs_since_ack = 0;
                 self.ack_now = true;
             } else if !self.timers.is_set(Timer::DelayedAck) {
                 self.timers

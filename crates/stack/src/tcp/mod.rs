@@ -264,6 +264,7 @@ impl Tcp {
         let Ok(repr) = TcpRepr::parse(&pkt, &IpAddress::Ipv4(src), &IpAddress::Ipv4(dst), &caps)
         else {
             self.counters.drop_malformed += 1;
+            self.reset_closed_port_syn_fin(now, src, dst, &pkt);
             return;
         };
         let seg = Segment::from_repr(&repr);
@@ -308,6 +309,33 @@ impl Tcp {
             Some(ack) => self.queue_rst(now, local, remote, ack, None),
             None => self.queue_rst(now, local, remote, Seq(0), Some(seg.seq + seg.len())),
         }
+    }
+
+    /// smoltcp's parser refuses SYN+FIN (no `TcpControl` holds both), but RFC 9293
+    /// §3.10.7.1 still owes a closed port's answer: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>,
+    /// SEG.LEN counting both SYN and FIN, as Linux sends. Ports with a connection or a listener
+    /// drop it (Linux discards SYN+FIN in LISTEN too).
+    fn reset_closed_port_syn_fin(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        pkt: &TcpPacket<&[u8]>,
+    ) {
+        if !(pkt.syn() && pkt.fin()) || pkt.rst() || pkt.ack() || pkt.src_port() == 0 {
+            return;
+        }
+        let local = SocketAddrV4::new(dst, pkt.dst_port());
+        let remote = SocketAddrV4::new(src, pkt.src_port());
+        if self.by_tuple.contains_key(&(local, remote))
+            || self.timewait.contains(&(local, remote))
+            || self.listen_by_port.contains_key(&local.port())
+        {
+            return;
+        }
+        let len = pkt.payload().len() as u32 + 2;
+        let seq = Seq::from_wire(pkt.seq_number());
+        self.queue_rst(now, local, remote, Seq(0), Some(seq + len));
     }
 
     /// Queue a RST for a segment without connection (bounded).

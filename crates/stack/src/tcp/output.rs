@@ -376,6 +376,28 @@ impl Conn {
                 data: (0, 0),
             });
         }
+        // ACKs owed for earlier points of a batch of in-order data (`stretch_acks`), oldest
+        // first; the last one is the current RCV.NXT and goes out as the ACK below.
+        while let Some(x) = self.stretch_acks.pop_front() {
+            if x < self.rcv_nxt {
+                return Some(Out {
+                    control: TcpControl::None,
+                    seq: self.snd_nxt,
+                    ack: Some(x),
+                    syn_options: false,
+                    data: (0, 0),
+                });
+            }
+        }
+        if self.window_update && !self.ack_now {
+            self.window_update = false;
+            // Only if the ACK would differ from the last one on the wire.
+            if self.last_ack_sent != self.rcv_nxt
+                || self.peek_window_field() != self.last_window_field
+            {
+                self.ack_now = true;
+            }
+        }
         if self.ack_now {
             return Some(Out {
                 control: TcpControl::None,
@@ -386,6 +408,13 @@ impl Conn {
             });
         }
         None
+    }
+
+    /// The window field `window_field` would send now, without announcing it.
+    fn peek_window_field(&self) -> u16 {
+        let offered = self.rcv_nxt.dist_to(self.rcv_adv);
+        let w = self.recvbuf.window_to_offer(offered, self.mss);
+        (w >> self.rcv_shift).min(u16::MAX as u32) as u16
     }
 
     /// The window field to send and the right edge it announces (RFC 9293 §3.8.6.2.2,
@@ -436,7 +465,15 @@ impl Conn {
     /// Emit `o` and update the send state.
     fn write_out(&mut self, env: &mut Env<'_>, out: &mut [u8], o: Out) -> Option<usize> {
         let syn = o.control == TcpControl::Syn;
-        let window_len = self.window_field(syn);
+        let window_len = match o.ack {
+            // An owed ACK for an earlier point of a batch: the same right edge as announced,
+            // seen from that ACK number (the edge never moves left, RFC 9293 §3.8.6.2.2).
+            Some(x) if !syn && x != self.rcv_nxt => {
+                (x.dist_to(self.rcv_adv) >> self.rcv_shift).min(u16::MAX as u32) as u16
+            }
+            _ => self.window_field(syn),
+        };
+        self.last_window_field = window_len;
         let repr = TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
@@ -479,6 +516,12 @@ impl Conn {
         // Any segment carries our latest ACK: the delayed ACK is satisfied.
         if let Some(ack) = o.ack {
             self.last_ack_sent = ack;
+            if ack != self.rcv_nxt {
+                // An owed earlier ACK: the current one is still to come.
+                return Some(n);
+            }
+            self.stretch_acks.clear();
+            self.window_update = false;
             // Each out-of-order arrival is owed its own duplicate ACK (RFC 5681 §4.2), so the
             // sender can count three of them even when segments arrive in a batch.
             let pure = o.data.1 == 0 && o.control == TcpControl::None;

@@ -5,6 +5,7 @@
 mod harness;
 mod script;
 
+mod acks;
 mod api;
 mod flow;
 mod handshake;

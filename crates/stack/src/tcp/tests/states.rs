@@ -396,3 +396,28 @@ fn rfc9293_3_10_7_3_syn_ack_establishes_and_sets_mss() {
     let info = s.host.tcp.info(c).unwrap();
     assert_eq!((info.mss, info.snd_wnd), (1000, 65535));
 }
+
+/// RFC 9293 §3.10.7.1: SYN+FIN to a closed port gets <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+/// with SYN and FIN both counted in SEG.LEN (smoltcp's parser refuses the combination, so it
+/// used to be dropped silently); to a listening port it is dropped, as Linux does.
+#[test]
+fn rfc9293_3_10_7_1_syn_fin_to_closed_port_gets_rst() {
+    let mut s = script();
+    let mut seg = vec![0u8; 20];
+    {
+        let mut p = smoltcp::wire::TcpPacket::new_unchecked(&mut seg[..]);
+        p.set_src_port(PPORT);
+        p.set_dst_port(LPORT);
+        p.set_seq_number(smoltcp::wire::TcpSeqNumber(7000));
+        p.set_header_len(20);
+        p.set_syn(true);
+        p.set_fin(true);
+        p.set_window_len(1000);
+    }
+    s.raw(&seg);
+    let r = s.recv().expect("RST");
+    assert_eq!((r.ctl, r.seq, r.ack), (Rst, 0, Some(7002)));
+    s.listen();
+    s.raw(&seg);
+    s.recv_nothing();
+}
