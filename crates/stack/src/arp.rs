@@ -273,8 +273,15 @@ impl Arp {
             return Ok(());
         }
         // "Am I the target protocol address? ... If Merge_flag is false, add the triplet".
+        // RFC 826 adds it for replies too; like Linux (`arp_accept=0`) we add it from a
+        // request, or from a reply we are waiting for, so an unsolicited reply cannot plant
+        // an entry (cache poisoning); it still updates an entry we have (above).
         if !merged && !spa.is_unspecified() {
-            self.insert(now, ctx, spa, sha);
+            if operation == ArpOperation::Request || self.resolving.contains_key(&spa) {
+                self.insert(now, ctx, spa, sha);
+            } else {
+                ctx.stats.arp.unsolicited_ignored += 1;
+            }
         }
         if operation == ArpOperation::Request {
             if self.out.len() < MAX_OUT {
@@ -595,9 +602,10 @@ mod tests {
         arp.process(
             Instant::ZERO,
             &mut ctx,
-            &packet(ArpOperation::Reply, PEER_MAC, PEER, US),
+            &packet(ArpOperation::Request, PEER_MAC, PEER, US),
         )
         .unwrap();
+        while arp.poll_transmit(&mut ctx, &mut [0u8; 64]).is_some() {}
         assert_eq!(arp.poll_timeout(), Some(Instant::ZERO + cfg.cache_ttl));
         arp.handle_timeout(Instant::ZERO + cfg.cache_ttl, &mut ctx, |_, _| {});
         assert_eq!(arp.lookup(Instant::ZERO + cfg.cache_ttl, PEER), None);
@@ -617,7 +625,13 @@ mod tests {
         };
         let mut arp = Arp::new(&cfg, US_MAC, US);
         let reply = packet(ArpOperation::Reply, PEER_MAC, PEER, US);
-        arp.process(Instant::ZERO, &mut ctx, &reply).unwrap();
+        arp.process(
+            Instant::ZERO,
+            &mut ctx,
+            &packet(ArpOperation::Request, PEER_MAC, PEER, US),
+        )
+        .unwrap();
+        while arp.poll_transmit(&mut ctx, &mut [0u8; 64]).is_some() {}
         // Early use: no refresh.
         assert_eq!(arp.lookup(Instant::from_secs(1), PEER), Some(PEER_MAC));
         assert!(sent(&mut arp, &mut ctx).is_empty());
@@ -696,6 +710,38 @@ mod tests {
         assert_eq!(ctx.stats.arp.resolution_failed, 1);
         assert_eq!(ctx.stats.arp.requests_sent, 3);
         assert_eq!(arp.poll_timeout(), None);
+    }
+
+    /// Like Linux (`arp_accept=0`): an unsolicited reply does not create an entry (no cache
+    /// poisoning); a reply we asked for does; a reply about a known host updates it.
+    #[test]
+    fn unsolicited_reply_creates_no_entry() {
+        let (mut ev, mut st) = (EventSink::new(16), Stats::default());
+        let mut ctx = Ctx {
+            events: &mut ev,
+            stats: &mut st,
+        };
+        let mut arp = Arp::new(&ArpConfig::default(), US_MAC, US);
+        let reply = packet(ArpOperation::Reply, PEER_MAC, PEER, US);
+        arp.process(Instant::ZERO, &mut ctx, &reply).unwrap();
+        assert_eq!(arp.lookup(Instant::ZERO, PEER), None);
+        assert_eq!(ctx.stats.arp.unsolicited_ignored, 1);
+        arp.enqueue(Instant::ZERO, &mut ctx, PEER, dgram(10))
+            .unwrap();
+        arp.process(Instant::ZERO, &mut ctx, &reply).unwrap();
+        assert_eq!(arp.lookup(Instant::ZERO, PEER), Some(PEER_MAC));
+        let other = EthernetAddress([2, 0, 0, 0, 0, 0x99]);
+        arp.process(
+            Instant::ZERO,
+            &mut ctx,
+            &packet(ArpOperation::Reply, other, PEER, US),
+        )
+        .unwrap();
+        assert_eq!(
+            arp.lookup(Instant::ZERO, PEER),
+            Some(other),
+            "known entry updated"
+        );
     }
 
     #[test]

@@ -536,7 +536,7 @@ impl Icmp {
             ctx.events.drop_packet(now, DropReason::IcmpRateLimited);
             return false;
         }
-        let quote = &about.quote[..about.quote.len().min(60 + 8)];
+        let quote = &about.quote[..about.quote.len().min(MAX_QUOTE)];
         let mut msg = pool.take(8 + quote.len());
         {
             let mut p = Icmpv4Packet::new_unchecked(&mut msg[..]);
@@ -555,6 +555,10 @@ impl Icmp {
         sent
     }
 }
+
+/// Most bytes of the offending datagram an error quotes: the error then fits in 576 bytes
+/// (IP header 20 + ICMP header 8 + 548), as RFC 1812 §4.3.2.3 asks and Linux does.
+pub(crate) const MAX_QUOTE: usize = 576 - 20 - 8;
 
 fn broadcast_ping(dst: Ipv4Addr) -> bool {
     dst.is_broadcast()

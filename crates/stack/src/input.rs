@@ -62,8 +62,9 @@ impl Stack {
             broadcast: input.broadcast,
         };
         if !input.is_fragment() {
-            // The quote for ICMP errors: header plus the first 8 payload bytes (RFC 792).
-            let quote_len = input.header.len() + input.payload.len().min(8);
+            // The quote for ICMP errors: as much of the datagram as fits in a 576-byte error
+            // (RFC 1812 §4.3.2.3; RFC 792's minimum is the header plus 8 bytes), as Linux.
+            let quote_len = (input.header.len() + input.payload.len()).min(crate::icmp::MAX_QUOTE);
             return self.deliver(now, &meta, &bytes[..quote_len], input.payload);
         }
         self.stats.ipv4.fragments_in += 1;

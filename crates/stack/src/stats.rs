@@ -72,6 +72,9 @@ counters! {
         out_dropped_full,
         /// Packets that waited for resolution and were released.
         pending_released,
+        /// Replies for an address we neither cache nor asked for: not learned (Linux
+        /// `arp_accept=0`: unsolicited replies cannot plant cache entries).
+        unsolicited_ignored,
     }
 }
 

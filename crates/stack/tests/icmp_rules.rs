@@ -25,7 +25,7 @@ fn icmp_of(packet: &[u8]) -> (Icmpv4Message, u8, Vec<u8>) {
 fn rfc792_echo_reply_carries_the_same_data() {
     let mut s = stack();
     let t = Instant::ZERO;
-    s.handle_frame(t, &arp_reply_from_peer());
+    s.handle_frame(t, &arp_request_from_peer());
     let data: Vec<u8> = (0..200u32).map(|i| (i * 31 + 7) as u8).collect();
     s.handle_frame(
         t,
@@ -55,10 +55,10 @@ fn rfc1122_3_2_2_6_broadcast_echo_ignored_by_default() {
 }
 
 #[test]
-fn rfc1122_3_2_2_1_protocol_unreachable_quotes_header_and_8_bytes() {
+fn rfc1812_4_3_2_3_protocol_unreachable_quotes_up_to_576_bytes() {
     let mut s = stack();
     let t = Instant::ZERO;
-    s.handle_frame(t, &arp_reply_from_peer());
+    s.handle_frame(t, &arp_request_from_peer());
     let sent = ipv4(Ip::new(IpProtocol::Unknown(99)), &[0xab; 40]);
     s.handle_frame(
         t,
@@ -68,15 +68,25 @@ fn rfc1122_3_2_2_1_protocol_unreachable_quotes_header_and_8_bytes() {
     assert_eq!(out.len(), 1);
     let (ty, code, data) = icmp_of(&out[0]);
     assert_eq!((ty, code), (Icmpv4Message::DstUnreachable, 2));
-    assert_eq!(data, sent[..28].to_vec());
+    assert_eq!(data, sent, "the whole 60-byte datagram fits");
     assert_eq!(s.stats().ipv4.unknown_protocol, 1);
+    // A long datagram is quoted up to 548 bytes, so the error is 576 bytes long.
+    let long = ipv4(Ip::new(IpProtocol::Unknown(99)), &[0xcd; 1000]);
+    s.handle_frame(
+        Instant::from_secs(2),
+        &eth(US_MAC, smoltcp::wire::EthernetProtocol::Ipv4, &long),
+    );
+    let out = icmp_out(&mut s, Instant::from_secs(2));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 576);
+    assert_eq!(icmp_of(&out[0]).2, long[..548].to_vec());
 }
 
 #[test]
 fn rfc1122_3_2_2_no_errors_about_broadcasts() {
     let mut s = stack();
     let t = Instant::ZERO;
-    s.handle_frame(t, &arp_reply_from_peer());
+    s.handle_frame(t, &arp_request_from_peer());
     let bcast = tcplab_stack::Ipv4Addr::new(198, 18, 0, 255);
     let mut ip = Ip::new(IpProtocol::Udp);
     ip.dst = bcast;
@@ -102,7 +112,7 @@ fn rfc1812_4_3_2_8_errors_are_rate_limited() {
         c.icmp.error_rate_per_sec = 10;
     });
     let t = Instant::ZERO;
-    s.handle_frame(t, &arp_reply_from_peer());
+    s.handle_frame(t, &arp_request_from_peer());
     for port in 0..20u16 {
         s.handle_frame(
             t,
@@ -132,7 +142,7 @@ fn rfc1812_4_3_2_8_errors_are_rate_limited() {
 fn rfc792_time_exceeded_code_1_only_when_fragment_zero_arrived() {
     let mut s = stack();
     let t = Instant::ZERO;
-    s.handle_frame(t, &arp_reply_from_peer());
+    s.handle_frame(t, &arp_request_from_peer());
     let payload = udp(PEER, US, 1, 9, &[7; 64]);
     let mut first = Ip::new(IpProtocol::Udp);
     first.more = true;
@@ -163,7 +173,7 @@ fn rfc792_time_exceeded_code_1_only_when_fragment_zero_arrived() {
 fn rfc1122_3_2_2_no_error_about_an_icmp_error() {
     let mut s = stack();
     let t = Instant::ZERO;
-    s.handle_frame(t, &arp_reply_from_peer());
+    s.handle_frame(t, &arp_request_from_peer());
     // Fragment zero of an ICMP error message, never completed.
     let quoted = ipv4(Ip::new(IpProtocol::Udp), &[0; 8]);
     let err = icmp_error(3, 3, &quoted);
@@ -180,7 +190,7 @@ fn rfc1122_3_2_2_no_error_about_an_icmp_error() {
 fn icmp_errors_reach_ping_and_udp() {
     let mut s = stack();
     let t = Instant::ZERO;
-    s.handle_frame(t, &arp_reply_from_peer());
+    s.handle_frame(t, &arp_request_from_peer());
     s.ping(t, PEER, 3, 4, 16).unwrap();
     let h = s.udp_bind(SocketAddrV4::new(US, 4000)).unwrap();
     s.udp_send_to(t, h, b"hello", SocketAddrV4::new(PEER, 53))
@@ -234,7 +244,7 @@ fn rfc9293_3_1_tcp_checksum_verified_before_tcp() {
 fn rfc1122_3_2_2_no_errors_to_sources_that_are_not_one_host() {
     let mut s = stack();
     let t = Instant::ZERO;
-    s.handle_frame(t, &arp_reply_from_peer());
+    s.handle_frame(t, &arp_request_from_peer());
     for src in [
         tcplab_stack::Ipv4Addr::new(0, 0, 0, 0),
         tcplab_stack::Ipv4Addr::new(240, 0, 0, 1),

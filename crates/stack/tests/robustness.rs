@@ -72,7 +72,7 @@ proptest! {
     ) {
         let mut s = stack_with(small_caps);
         let _sock = s.udp_bind(SocketAddrV4::new(US, 7)).unwrap();
-        s.handle_frame(Instant::ZERO, &arp_reply_from_peer());
+        s.handle_frame(Instant::ZERO, &arp_request_from_peer());
         for (i, (proto, ident, more, offset, bcast, payload)) in items.iter().enumerate() {
             let mut ip = Ip::new(*proto);
             ip.ident = *ident % 8;

@@ -132,9 +132,11 @@ pub fn icmp_error(ty: u8, code: u8, quote: &[u8]) -> Vec<u8> {
     b
 }
 
-pub fn arp_reply_from_peer() -> Vec<u8> {
+pub fn arp_request_from_peer() -> Vec<u8> {
+    // A request for our address teaches us the peer's MAC (RFC 826); an unsolicited reply
+    // would not (Linux `arp_accept=0` behaviour).
     let repr = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Reply,
+        operation: ArpOperation::Request,
         source_hardware_addr: PEER_MAC,
         source_protocol_addr: PEER,
         target_hardware_addr: US_MAC,
