@@ -20,6 +20,7 @@ declare -A PKG=(
   [setpriv]=util-linux
   [hping3]=hping3
   [nmap]=nmap
+  [ab]=apache2-utils
 )
 
 missing=()
