@@ -218,6 +218,10 @@ impl Stack {
                     remote: SocketAddrV4::new(err.dst, dport),
                     seq: err.tcp_seq(),
                     hard: err.kind.is_hard(),
+                    frag_mtu: match err.kind {
+                        IcmpErrorKind::FragmentationNeeded { mtu } => Some(mtu),
+                        _ => None,
+                    },
                     error,
                 };
                 self.tcp.icmp_error(now, &mut ctx, e);

@@ -104,6 +104,9 @@ impl Tcp {
             TcpState::Closed,
         );
         c.ts_offset = self.isn.ts_offset(local, remote);
+        if let Some(mtu) = self.pmtu.get(*remote.ip(), now) {
+            c.pmtu = c.pmtu.min(mtu); // RFC 1191 §6.3: what earlier connections learned
+        }
         let mut env = Env {
             now,
             cfg: &self.config,

@@ -74,6 +74,8 @@ pub(crate) struct Conn {
     pub(super) wscale_offered: Option<u8>,
     pub(super) mss: u32,
     pub(super) our_mss: u16,
+    /// Path MTU estimate (RFC 1191): the link MTU, or less once learned.
+    pub(super) pmtu: u16,
     pub(super) sendbuf: SendBuffer,
     /// The application asked for a FIN (shutdown or close).
     pub(super) fin_queued: bool,
@@ -199,6 +201,7 @@ impl Conn {
             wscale_offered: Some(wscale),
             mss: super::options::DEFAULT_MSS.min(our_mss) as u32,
             our_mss,
+            pmtu: our_mss.saturating_add(40),
             sendbuf: SendBuffer::new(cfg.send_buffer),
             fin_queued: false,
             fin_seq: None,
@@ -489,6 +492,7 @@ impl Conn {
         i.congestion = self.cc.name();
         i.sack = self.sack_ok;
         i.timestamps = self.ts.is_some();
+        i.pmtu = self.pmtu;
         i.snd_wscale = self.snd_shift;
         i.rcv_wscale = self.rcv_shift;
         i
@@ -580,6 +584,7 @@ impl Conn {
             return;
         }
         env.counters.rto_expirations += 1;
+        self.blackhole_check(env);
         self.rtt.on_timeout();
         if self.syn_acked() {
             let before = (self.cc.cwnd(), self.cc.ssthresh());
@@ -606,6 +611,74 @@ impl Conn {
         }
         // (5.6): restart the timer with the backed-off value.
         self.timers.set(Timer::Rto, env.now + self.rtt.rto());
+    }
+
+    /// Bytes of options on every data segment (the timestamps option, RFC 7323 §3.2).
+    fn option_overhead(&self) -> u32 {
+        12 * self.ts.is_some() as u32
+    }
+
+    /// RFC 1191 §6.3: an ICMP "fragmentation needed" (already matched to data in flight,
+    /// RFC 5927 §4.1) reporting `reported`. Returns the new path MTU, or `None` if ignored.
+    pub(super) fn on_frag_needed(&mut self, env: &mut Env<'_>, reported: u16) -> Option<u16> {
+        let mtu = super::pmtu::lowered(self.pmtu, reported)?;
+        env.counters.pmtu_lowered += 1;
+        self.set_path_mtu(env, mtu, false);
+        Some(mtu)
+    }
+
+    /// Take `mtu` as the path MTU: shrink the MSS and send everything in flight again in
+    /// segments that fit, without a congestion response (the drop was not congestion).
+    fn set_path_mtu(&mut self, env: &mut Env<'_>, mtu: u16, blackhole: bool) {
+        self.pmtu = mtu;
+        let mss = (u32::from(mtu).saturating_sub(40)
+            - self.option_overhead().min(u32::from(mtu) / 2))
+        .max(u32::from(env.cfg.min_mss));
+        if mss >= self.mss {
+            return;
+        }
+        self.mss = mss;
+        let conn = self.id;
+        env.events.emit(env.now, || TcpEvent::PathMtu {
+            conn,
+            mtu,
+            mss,
+            blackhole,
+        });
+        if self.syn_acked() && self.snd_una != self.snd_max {
+            self.snd_nxt = self.snd_una;
+            self.rtt_probe = None;
+            self.rexmit = None;
+            self.rexmit_next = self.snd_una;
+            let len = self.flight().min(self.mss);
+            self.retransmit_event(env, RetransmitReason::PathMtu, self.snd_una, len);
+        }
+    }
+
+    /// RFC 4821 §10.1 (as Linux's `tcp_mtu_probing`): the same data timed out
+    /// `blackhole_rtos` times in a row on an established connection: perhaps the path drops
+    /// our full-sized segments and the ICMP that would say so. Halve the MSS (down to 536).
+    fn blackhole_check(&mut self, env: &mut Env<'_>) {
+        let n = env.cfg.blackhole_rtos;
+        if n == 0
+            || self.retransmits != n
+            || !matches!(self.state, TcpState::Established | TcpState::CloseWait)
+            || self.mss <= super::pmtu::BLACKHOLE_MIN_MSS
+        {
+            return;
+        }
+        env.counters.pmtu_blackhole += 1;
+        let mss = (self.mss / 2).max(super::pmtu::BLACKHOLE_MIN_MSS);
+        let mtu = (mss + 40 + self.option_overhead()).min(u32::from(u16::MAX)) as u16;
+        self.pmtu = self.pmtu.min(mtu);
+        let conn = self.id;
+        self.mss = mss;
+        env.events.emit(env.now, || TcpEvent::PathMtu {
+            conn,
+            mtu,
+            mss,
+            blackhole: true,
+        });
     }
 
     /// Trace a retransmission starting at SND.UNA.

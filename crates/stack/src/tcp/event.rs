@@ -20,6 +20,8 @@ pub enum RetransmitReason {
     PartialAck,
     /// A hole below SACKed data during recovery (RFC 6675 §5).
     SackHole,
+    /// The path MTU went down: data in flight is resent in smaller segments (RFC 1191 §6.5).
+    PathMtu,
 }
 
 impl RetransmitReason {
@@ -30,6 +32,7 @@ impl RetransmitReason {
             RetransmitReason::FastRetransmit => "RFC 5681 §3.2",
             RetransmitReason::PartialAck => "RFC 6582 §3.2",
             RetransmitReason::SackHole => "RFC 6675 §5",
+            RetransmitReason::PathMtu => "RFC 1191 §6.5",
         }
     }
 }
@@ -174,6 +177,18 @@ pub enum TcpEvent {
         /// The connection.
         conn: ConnHandle,
     },
+    /// The path MTU estimate went down (RFC 1191 §6.3 from ICMP "fragmentation needed", or
+    /// black-hole detection after repeated timeouts, RFC 4821 §10.1), and with it the MSS.
+    PathMtu {
+        /// The connection.
+        conn: ConnHandle,
+        /// New path MTU, bytes.
+        mtu: u16,
+        /// New send MSS, bytes.
+        mss: u32,
+        /// Whether it came from repeated timeouts rather than an ICMP message.
+        blackhole: bool,
+    },
 }
 
 impl TcpEvent {
@@ -194,6 +209,10 @@ impl TcpEvent {
             | TcpEvent::SynCookieInvalid { .. } => "RFC 4987 §3.6",
             TcpEvent::WindowProbe { .. } => "RFC 9293 §3.8.6.1",
             TcpEvent::KeepAliveProbe { .. } => "RFC 9293 §3.8.4",
+            TcpEvent::PathMtu {
+                blackhole: false, ..
+            } => "RFC 1191 §6.3",
+            TcpEvent::PathMtu { .. } => "RFC 4821 §10.1",
         })
     }
 }
@@ -276,6 +295,21 @@ impl fmt::Display for TcpEvent {
             }
             TcpEvent::WindowProbe { conn } => write!(f, "tcp#{} zero-window probe", conn.0),
             TcpEvent::KeepAliveProbe { conn } => write!(f, "tcp#{} keep-alive probe", conn.0),
+            TcpEvent::PathMtu {
+                conn,
+                mtu,
+                mss,
+                blackhole,
+            } => write!(
+                f,
+                "tcp#{} path MTU {mtu} (mss {mss}){}",
+                conn.0,
+                if *blackhole {
+                    ", black hole: repeated timeouts"
+                } else {
+                    ""
+                }
+            ),
         }
     }
 }

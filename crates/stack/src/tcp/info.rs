@@ -67,6 +67,9 @@ pub struct TcpConfig {
     pub congestion: String,
     /// Offer and use TCP timestamps (RFC 7323: RTTM and PAWS).
     pub timestamps: bool,
+    /// Consecutive timeouts of the same data after which the MSS is halved (path MTU
+    /// black-hole detection, RFC 4821 §10.1; 0 turns it off).
+    pub blackhole_rtos: u32,
     /// Connections kept in TIME-WAIT at most (compact entries, outside `max_connections`);
     /// when full the oldest is dropped early, like Linux `tcp_max_tw_buckets`.
     pub max_timewait: usize,
@@ -103,6 +106,7 @@ impl Default for TcpConfig {
             window_scale: 7,
             congestion: "newreno".into(),
             timestamps: true,
+            blackhole_rtos: 3,
             max_timewait: 65_536,
         }
     }
@@ -137,6 +141,8 @@ pub struct TcpInfo {
     pub congestion: &'static str,
     /// Timestamps negotiated (RFC 7323).
     pub timestamps: bool,
+    /// Path MTU estimate (RFC 1191), bytes.
+    pub pmtu: u16,
     /// Window scale shifts in use: the peer's (applied to windows it sends) and ours
     /// (RFC 7323 §2).
     pub snd_wscale: u8,
@@ -208,4 +214,11 @@ pub struct TcpCounters {
     pub timewait_acks: u64,
     /// Segments dropped by PAWS (RFC 7323 §5.3: timestamp older than TS.Recent).
     pub drop_paws: u64,
+    /// Path MTU reductions from ICMP "fragmentation needed" (RFC 1191).
+    pub pmtu_lowered: u64,
+    /// "Fragmentation needed" ignored: MTU not lower than the estimate, or invalid
+    /// (RFC 1191 §6.3, RFC 5927 §7.2).
+    pub drop_icmp_bad_mtu: u64,
+    /// MSS reductions after repeated timeouts (black-hole detection, RFC 4821 §10.1).
+    pub pmtu_blackhole: u64,
 }

@@ -105,6 +105,10 @@ impl Conn {
         // Our SYN announced an unscaled window (RFC 7323 §2.2).
         self.rcv_adv = self.rcv_nxt + (self.recvbuf.free() as u32).min(u16::MAX as u32);
         self.mss = options::effective_send_mss(seg.mss, self.our_mss, env.cfg.min_mss) as u32;
+        // A path MTU learned by earlier connections to this host bounds it too (RFC 1191).
+        self.mss = self
+            .mss
+            .min(u32::from(self.pmtu.saturating_sub(40)).max(u32::from(env.cfg.min_mss)));
         let (snd, rcv) = options::negotiate_window_scale(self.wscale_offered, seg.wscale);
         self.snd_shift = snd;
         self.rcv_shift = rcv;

@@ -15,12 +15,13 @@
 //! | `syncookie.rs` | stateless SYN,ACK when the SYN queue is full | RFC 4987 §3.6 |
 //! | `timewait.rs` | compact, bounded TIME-WAIT entries; SYN reopening; RST ignored | RFC 9293 §3.4.2, RFC 6191, RFC 1337 |
 //! | `timestamps.rs` | TSval clock, TS.Recent, PAWS, RTTM | RFC 7323 §3-§5 |
+//! | `pmtu.rs` | path MTU from ICMP, black-hole detection | RFC 1191, RFC 5927, RFC 4821 |
 //! | `ports.rs` | ephemeral port selection per destination | RFC 6056 §3.3.3 |
 //! | `seq.rs`, `isn.rs`, `options.rs`, `timers.rs` | arithmetic, ISN, options, timers | RFC 9293 §3.4, RFC 6528, RFC 6691, RFC 7323 |
 //! | `event.rs`, `info.rs`, `hash.rs` | trace events, config/statistics, table hashers | |
 //!
-//! Not implemented (see the project notes): urgent data (§3.8.5, URG is ignored), ECN, path
-//! MTU discovery, RACK/TLP.
+//! Not implemented (see the project notes): urgent data (§3.8.5, URG is ignored), ECN,
+//! RACK/TLP, the PLPMTUD upward search.
 //!
 //! CONTRACT with the facade (`stack.rs`); the facade only calls these entry points:
 //! - `Tcp::new(&TcpConfig, seed, mss)`
@@ -51,6 +52,7 @@ mod isn;
 mod listen;
 mod options;
 mod output;
+mod pmtu;
 mod ports;
 mod recv;
 mod rtt;
@@ -137,6 +139,8 @@ pub(crate) struct TcpIcmpError {
     /// Hard errors (protocol/port unreachable, RFC 1122 §4.2.3.9) abort connections in SYN-SENT
     /// and SYN-RECEIVED; soft errors are only remembered.
     pub hard: bool,
+    /// "Fragmentation needed" (RFC 1191): the next-hop MTU it reported (0: none given).
+    pub frag_mtu: Option<u16>,
     /// The error, for reporting.
     pub error: TcpError,
 }
@@ -176,6 +180,8 @@ pub struct Tcp {
     timewait: TimeWaitTable,
     /// RFC 6056 §3.3.3: the secret of the per-destination port offset.
     port_key: (u64, u64),
+    /// Path MTUs learned per destination (RFC 1191 §6.3).
+    pmtu: pmtu::PmtuCache,
     /// Secret for SYN cookies (RFC 4987 §3.6), derived from the seed.
     cookie_key: CookieKey,
     /// Cookie SYN,ACKs to send (bounded by `max_pending_syncookies`).
@@ -204,6 +210,7 @@ impl Tcp {
             ready: VecDeque::new(),
             heap: BinaryHeap::new(),
             rsts: VecDeque::new(),
+            pmtu: pmtu::PmtuCache::new(1024),
             timewait: TimeWaitTable::new(
                 config.max_timewait,
                 KeyedSip::new(seed ^ 0x7477_6169_7421),
@@ -420,6 +427,18 @@ impl Tcp {
                 let seq = Seq(err.seq);
                 if !(c.snd_una <= seq && seq < c.snd_max.max_seq(c.snd_una + 1)) {
                     self.counters.drop_icmp_out_of_window += 1;
+                } else if let Some(reported) = err.frag_mtu {
+                    let mut env = Env {
+                        now,
+                        cfg: &self.config,
+                        counters: &mut self.counters,
+                        events: &mut self.events,
+                    };
+                    match c.on_frag_needed(&mut env, reported) {
+                        Some(mtu) => self.pmtu.set(*err.remote.ip(), mtu, now),
+                        None => self.counters.drop_icmp_bad_mtu += 1,
+                    }
+                    self.mark_ready(h);
                 } else if err.hard && matches!(c.state, TcpState::SynSent | TcpState::SynReceived) {
                     self.counters.icmp_hard_errors += 1;
                     let mut env = Env {

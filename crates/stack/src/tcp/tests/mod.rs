@@ -10,6 +10,7 @@ mod api;
 mod flow;
 mod handshake;
 mod hostile;
+mod pmtu;
 mod reliability;
 mod sack;
 mod states;
