@@ -167,7 +167,7 @@ fn kernel_udp_to_tcplab_udp_echo_over_tap() {
     // Three datagrams, each echoed back unchanged (RFC 862 over UDP).
     for msg in ["hello tcplab\n", "second datagram\n", &"x".repeat(1400)] {
         let out = ns.run_stdin(
-            &["socat", "-t", "1", "-T", "3", "-", "UDP4:198.18.1.2:7007"],
+            &["socat", "-t", "3", "-T", "5", "-", "UDP4:198.18.1.2:7007"],
             msg.as_bytes().to_vec(),
             T,
         );
@@ -181,7 +181,7 @@ fn kernel_udp_to_tcplab_udp_echo_over_tap() {
         .map(|b| b'a' + b % 26)
         .collect::<Vec<u8>>();
     let out = ns.run_stdin(
-        &["socat", "-t", "1", "-T", "3", "-", "UDP4:198.18.1.2:7007"],
+        &["socat", "-t", "3", "-T", "5", "-", "UDP4:198.18.1.2:7007"],
         big.clone(),
         T,
     );
@@ -209,7 +209,7 @@ fn kernel_udp_to_tcplab_udp_echo_over_af_packet() {
     );
     let msg = b"over AF_PACKET\n".to_vec();
     let out = b.run_stdin(
-        &["socat", "-t", "1", "-T", "3", "-", "UDP4:198.18.4.2:7"],
+        &["socat", "-t", "3", "-T", "5", "-", "UDP4:198.18.4.2:7"],
         msg.clone(),
         T,
     );
