@@ -12,7 +12,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    env_usize, pattern, sha256_hex, tap_lab, tcplab_ready, veth_lab, Netns, Proc, TempDir, TCPLAB,
+    env_usize, pattern, sha256_hex, tap_lab, tcplab_ready, veth, veth_lab, Netns, Proc, TempDir,
+    TCPLAB,
 };
 
 const MB: usize = 1 << 20;
@@ -582,6 +583,66 @@ fn ab_one_connection_per_request_never_stalls() {
         !end.err().contains("drop_too_many_connections"),
         "{}",
         end.err()
+    );
+}
+
+/// Path MTU discovery (RFC 1191) across two kernel routers whose middle link has MTU 1280,
+/// while both end links have 1500 (so the client's MSS of 1460 does not hide the problem):
+/// tcplab's 1500-byte segments carry DF, the first router answers "fragmentation needed,
+/// MTU 1280", and tcplab must lower its MSS and resend. Without it the download hangs.
+///
+/// ```text
+/// tcplab 198.18.1.2 --tap-- r1 198.18.1.1 | 198.18.2.1 ==mtu 1280== 198.18.2.2 r2
+///                                                    198.18.3.1 --veth-- 198.18.3.2 client
+/// ```
+#[test]
+fn download_across_a_1280_mtu_router_hop_completes() {
+    require_root!();
+    require_tools!("curl");
+    let len = 4 * MB;
+    let (dir, sha) = blob_dir("pmtu.bin", len, 11);
+    let r1 = tap_lab(1);
+    let r2 = Netns::new();
+    let client = Netns::new();
+    veth(&r1, "mid0", &r2, "mid1", Some("198.18.2.2/24"));
+    r1.ip(&["addr", "add", "198.18.2.1/24", "dev", "mid0"]);
+    r1.ip(&["link", "set", "mid0", "mtu", "1280"]);
+    r2.ip(&["link", "set", "mid1", "mtu", "1280"]);
+    veth(&r2, "out0", &client, "out1", Some("198.18.3.2/24"));
+    r2.ip(&["addr", "add", "198.18.3.1/24", "dev", "out0"]);
+    r1.ip(&["route", "add", "198.18.3.0/24", "via", "198.18.2.2"]);
+    r2.ip(&["route", "add", "198.18.1.0/24", "via", "198.18.2.1"]);
+    client.ip(&["route", "add", "default", "via", "198.18.3.1"]);
+    for ns in [&r1, &r2] {
+        ns.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    }
+    let mut server = serve_http(&r1, dir.path(), &["--gw", "198.18.1.1"]);
+    let dst = dir.join("pmtu.out");
+    let out = client.run(
+        &[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "60",
+            "-o",
+            dst.to_str().unwrap(),
+            "http://198.18.1.2/pmtu.bin",
+        ],
+        Duration::from_secs(75),
+    );
+    let end = server.terminate(Duration::from_secs(10));
+    assert!(
+        out.success(),
+        "curl across the 1280 hop failed:\n{}\nserver:\n{}",
+        out.describe(),
+        end.describe()
+    );
+    assert_eq!(file_sha(&dst), sha, "download differs");
+    assert!(
+        end.out().contains("tcp.pmtu_lowered 1"),
+        "the MSS came down through RFC 1191:\n{}",
+        end.describe()
     );
 }
 

@@ -34,6 +34,7 @@ pub mod ethernet;
 pub mod event;
 pub mod icmp;
 pub mod ipv4;
+#[macro_use]
 pub mod stats;
 pub mod tcp;
 pub mod time;

@@ -64,43 +64,8 @@ pub fn print_counters(title: &str, groups: &[(&str, Vec<(String, u64)>)]) {
 
 /// The stack's counters as `(name, value)` pairs: every foundation layer's, then TCP's.
 pub fn stack_counters(stats: &Stats) -> Vec<(String, u64)> {
-    let t = &stats.tcp;
     let mut v: Vec<(String, u64)> = stats.iter().collect();
-    let tcp = [
-        ("tcp.segments_in", t.segments_in),
-        ("tcp.segments_out", t.segments_out),
-        ("tcp.resets_sent", t.resets_sent),
-        ("tcp.resets_received", t.resets_received),
-        ("tcp.active_opens", t.active_opens),
-        ("tcp.passive_opens", t.passive_opens),
-        ("tcp.established", t.established),
-        ("tcp.timeouts", t.timeouts),
-        ("tcp.rto_expirations", t.rto_expirations),
-        ("tcp.fast_retransmits", t.fast_retransmits),
-        ("tcp.retransmitted_segments", t.retransmitted_segments),
-        ("tcp.dup_acks", t.dup_acks),
-        ("tcp.challenge_acks", t.challenge_acks),
-        ("tcp.segs_out_of_order", t.segs_out_of_order),
-        ("tcp.drop_malformed", t.drop_malformed),
-        ("tcp.drop_out_of_window", t.drop_out_of_window),
-        ("tcp.drop_bad_ack", t.drop_bad_ack),
-        ("tcp.drop_no_ack", t.drop_no_ack),
-        ("tcp.drop_after_fin", t.drop_after_fin),
-        ("tcp.drop_recv_buffer_full", t.drop_recv_buffer_full),
-        ("tcp.drop_listen_other", t.drop_listen_other),
-        ("tcp.drop_syn_queue_full", t.drop_syn_queue_full),
-        ("tcp.drop_accept_queue_full", t.drop_accept_queue_full),
-        ("tcp.drop_too_many_connections", t.drop_too_many_connections),
-        ("tcp.drop_rst_queue_full", t.drop_rst_queue_full),
-        ("tcp.drop_icmp_out_of_window", t.drop_icmp_out_of_window),
-        ("tcp.icmp_hard_errors", t.icmp_hard_errors),
-        ("tcp.icmp_soft_errors", t.icmp_soft_errors),
-        ("tcp.syncookies_sent", t.syncookies_sent),
-        ("tcp.syncookies_valid", t.syncookies_valid),
-        ("tcp.syncookies_invalid", t.syncookies_invalid),
-        ("tcp.drop_syncookie_queue_full", t.drop_syncookie_queue_full),
-    ];
-    v.extend(tcp.iter().map(|(n, c)| (n.to_string(), *c)));
+    v.extend(stats.tcp.iter().map(|(n, c)| (format!("tcp.{n}"), c)));
     v
 }
 

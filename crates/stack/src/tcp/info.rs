@@ -149,76 +149,77 @@ pub struct TcpInfo {
     pub rcv_wscale: u8,
 }
 
-/// TCP-wide counters: traffic, connection outcomes, and every drop by reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct TcpCounters {
-    pub segments_in: u64,
-    pub segments_out: u64,
-    pub resets_sent: u64,
-    pub resets_received: u64,
-    pub active_opens: u64,
-    pub passive_opens: u64,
-    pub established: u64,
-    pub timeouts: u64,
-    pub rto_expirations: u64,
-    pub fast_retransmits: u64,
-    /// Holes retransmitted from SACK information during recovery (RFC 6675).
-    pub sack_retransmits: u64,
-    pub retransmitted_segments: u64,
-    pub dup_acks: u64,
-    pub challenge_acks: u64,
-    pub segs_out_of_order: u64,
-    /// Header could not be parsed (bad flags combination, bad options, port 0).
-    pub drop_malformed: u64,
-    /// Failed the §3.10.7.4 acceptability test.
-    pub drop_out_of_window: u64,
-    /// ACK of unsent data, or too old (RFC 5961 §5.2), or unacceptable in SYN-SENT/RCVD.
-    pub drop_bad_ack: u64,
-    /// Segment without ACK in a synchronized state.
-    pub drop_no_ack: u64,
-    /// Text after the peer's FIN.
-    pub drop_after_fin: u64,
-    /// Data beyond buffer space or out-of-order block limit.
-    pub drop_recv_buffer_full: u64,
-    /// Segment for a listener that was neither SYN, ACK nor RST.
-    pub drop_listen_other: u64,
-    pub drop_syn_queue_full: u64,
-    pub drop_accept_queue_full: u64,
-    pub drop_too_many_connections: u64,
-    /// RST for a segment without connection not sent because the RST queue was full.
-    pub drop_rst_queue_full: u64,
-    /// ICMP error quoting a sequence number outside the flight (RFC 5927 §4.1).
-    pub drop_icmp_out_of_window: u64,
-    /// Challenge ACK not sent: RFC 5961 §7 rate limit reached.
-    pub drop_challenge_ack_limit: u64,
-    pub icmp_hard_errors: u64,
-    pub icmp_soft_errors: u64,
-    /// SYN,ACKs sent with a SYN cookie instead of SYN-RECEIVED state (RFC 4987 §3.6).
-    pub syncookies_sent: u64,
-    /// Handshakes completed from a valid cookie.
-    pub syncookies_valid: u64,
-    /// ACKs to a listener whose cookie check failed (answered with RST, RFC 9293 §3.10.7.2).
-    pub syncookies_invalid: u64,
-    /// Cookie SYN,ACK not sent because `max_pending_syncookies` were already queued.
-    pub drop_syncookie_queue_full: u64,
-    /// Connections that entered TIME-WAIT (as compact entries).
-    pub timewait_entered: u64,
-    /// TIME-WAIT entries dropped early because `max_timewait` were held.
-    pub drop_timewait_full: u64,
-    /// TIME-WAIT 4-tuples reused by a new SYN (RFC 6191).
-    pub timewait_reopened: u64,
-    /// RSTs ignored in TIME-WAIT (RFC 1337).
-    pub timewait_rst_ignored: u64,
-    /// ACKs sent from TIME-WAIT entries (retransmitted FINs, unacceptable segments).
-    pub timewait_acks: u64,
-    /// Segments dropped by PAWS (RFC 7323 §5.3: timestamp older than TS.Recent).
-    pub drop_paws: u64,
-    /// Path MTU reductions from ICMP "fragmentation needed" (RFC 1191).
-    pub pmtu_lowered: u64,
-    /// "Fragmentation needed" ignored: MTU not lower than the estimate, or invalid
-    /// (RFC 1191 §6.3, RFC 5927 §7.2).
-    pub drop_icmp_bad_mtu: u64,
-    /// MSS reductions after repeated timeouts (black-hole detection, RFC 4821 §10.1).
-    pub pmtu_blackhole: u64,
+counters! {
+    /// TCP-wide counters: traffic, connection outcomes, and every drop by reason.
+    #[allow(missing_docs)]
+    TcpCounters {
+        segments_in,
+        segments_out,
+        resets_sent,
+        resets_received,
+        active_opens,
+        passive_opens,
+        established,
+        timeouts,
+        rto_expirations,
+        fast_retransmits,
+        /// Holes retransmitted from SACK information during recovery (RFC 6675).
+        sack_retransmits,
+        retransmitted_segments,
+        dup_acks,
+        challenge_acks,
+        segs_out_of_order,
+        /// Header could not be parsed (bad flags combination, bad options, port 0).
+        drop_malformed,
+        /// Failed the §3.10.7.4 acceptability test.
+        drop_out_of_window,
+        /// ACK of unsent data, or too old (RFC 5961 §5.2), or unacceptable in SYN-SENT/RCVD.
+        drop_bad_ack,
+        /// Segment without ACK in a synchronized state.
+        drop_no_ack,
+        /// Text after the peer's FIN.
+        drop_after_fin,
+        /// Data beyond buffer space or out-of-order block limit.
+        drop_recv_buffer_full,
+        /// Segment for a listener that was neither SYN, ACK nor RST.
+        drop_listen_other,
+        drop_syn_queue_full,
+        drop_accept_queue_full,
+        drop_too_many_connections,
+        /// RST for a segment without connection not sent because the RST queue was full.
+        drop_rst_queue_full,
+        /// ICMP error quoting a sequence number outside the flight (RFC 5927 §4.1).
+        drop_icmp_out_of_window,
+        /// Challenge ACK not sent: RFC 5961 §7 rate limit reached.
+        drop_challenge_ack_limit,
+        icmp_hard_errors,
+        icmp_soft_errors,
+        /// SYN,ACKs sent with a SYN cookie instead of SYN-RECEIVED state (RFC 4987 §3.6).
+        syncookies_sent,
+        /// Handshakes completed from a valid cookie.
+        syncookies_valid,
+        /// ACKs to a listener whose cookie check failed (answered with RST, RFC 9293 §3.10.7.2).
+        syncookies_invalid,
+        /// Cookie SYN,ACK not sent because `max_pending_syncookies` were already queued.
+        drop_syncookie_queue_full,
+        /// Connections that entered TIME-WAIT (as compact entries).
+        timewait_entered,
+        /// TIME-WAIT entries dropped early because `max_timewait` were held.
+        drop_timewait_full,
+        /// TIME-WAIT 4-tuples reused by a new SYN (RFC 6191).
+        timewait_reopened,
+        /// RSTs ignored in TIME-WAIT (RFC 1337).
+        timewait_rst_ignored,
+        /// ACKs sent from TIME-WAIT entries (retransmitted FINs, unacceptable segments).
+        timewait_acks,
+        /// Segments dropped by PAWS (RFC 7323 §5.3: timestamp older than TS.Recent).
+        drop_paws,
+        /// Path MTU reductions from ICMP "fragmentation needed" (RFC 1191).
+        pmtu_lowered,
+        /// "Fragmentation needed" ignored: MTU not lower than the estimate, or invalid
+        /// (RFC 1191 §6.3, RFC 5927 §7.2).
+        drop_icmp_bad_mtu,
+        /// MSS reductions after repeated timeouts (black-hole detection, RFC 4821 §10.1).
+        pmtu_blackhole,
+    }
 }
