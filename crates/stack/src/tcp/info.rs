@@ -3,7 +3,7 @@
 
 use core::net::SocketAddrV4;
 
-use super::{SynCookies, TcpState};
+use super::{CongestionAlgorithm, SynCookies, TcpState};
 use crate::time::Duration;
 
 /// TCP settings; every bound has a default.
@@ -63,8 +63,8 @@ pub struct TcpConfig {
     pub challenge_ack_limit: u32,
     /// Window scale shift we offer (RFC 7323 §2), 0..=14.
     pub window_scale: u8,
-    /// Congestion control algorithm name ("newreno").
-    pub congestion: String,
+    /// Congestion control algorithm (RFC 9438 CUBIC by default, as in Linux).
+    pub congestion: CongestionAlgorithm,
 }
 
 impl Default for TcpConfig {
@@ -96,7 +96,7 @@ impl Default for TcpConfig {
             max_sack_blocks: 32,
             challenge_ack_limit: 10,
             window_scale: 7,
-            congestion: "newreno".into(),
+            congestion: CongestionAlgorithm::Cubic,
         }
     }
 }
@@ -126,7 +126,7 @@ pub struct TcpInfo {
     pub ooo_bytes: u64,
     /// Selective acknowledgments negotiated (RFC 2018).
     pub sack: bool,
-    /// Congestion control algorithm in use.
+    /// Congestion control algorithm in use (`CongestionAlgorithm::name`).
     pub congestion: &'static str,
 }
 

@@ -105,7 +105,7 @@ impl Conn {
                 self.wscale_offered = None;
             }
         }
-        self.cc = super::congestion::build(&env.cfg.congestion, self.mss);
+        self.cc = super::congestion::build(env.cfg.congestion, self.mss);
         // RFC 2018 §2: SACK is used only if both SYNs carried SACK-permitted.
         self.sack_ok = env.cfg.sack && seg.sack_permitted;
     }
@@ -341,6 +341,8 @@ impl Conn {
                 flight,
                 snd_max: self.snd_max,
                 mss: self.mss,
+                now: env.now,
+                rtt: self.rtt.latest(),
             };
             let before = (self.cc.cwnd(), self.cc.ssthresh());
             if self.dupacks <= 2 && !self.cc.in_recovery() {
@@ -446,6 +448,8 @@ impl Conn {
             flight,
             snd_max: self.snd_max,
             mss: self.mss,
+            now: env.now,
+            rtt: self.rtt.latest(),
         };
         let before = (self.cc.cwnd(), self.cc.ssthresh());
         let was_recovering = self.cc.in_recovery();
@@ -471,7 +475,12 @@ impl Conn {
         } else {
             CongestionReason::Ack
         };
-        self.note_cc(env, before, reason);
+        // A HyStart++ phase change is recorded even if this ACK left cwnd as it was ((0, 0) is
+        // never a window).
+        match self.cc.take_event() {
+            Some(event) => self.note_cc(env, (0, 0), event),
+            None => self.note_cc(env, before, reason),
+        }
         // RFC 6298 (5.2)/(5.3).
         self.update_rto_timer(env, true);
     }
