@@ -6,10 +6,13 @@
 //! HyStart++ only for the initial slow start"); any loss or timeout ends it.
 //!
 //! RTT samples: without RFC 7323 timestamps the connection times one segment per round trip,
-//! so `AckSample::rtt` is the latest measurement and is repeated on the ACKs between two
-//! measurements. Every ACK that carries it counts towards `N_RTT_SAMPLE`; the minimum of a
-//! round then covers that round's fresh sample (and the previous one), which delays the exit by
-//! at most one round. With per-ACK samples the rules below are exactly RFC 9406 §4.2.
+//! so `AckSample::rtt` is the latest measurement, repeated on the ACKs between two
+//! measurements. Every ACK that carries it counts towards `N_RTT_SAMPLE` (so the check can run
+//! at all), but only a new measurement (a value different from the last one seen) enters the
+//! round's minimum: a value carried over from the previous round would otherwise hide the
+//! increase for a round, and slow start doubles the queue in that round. A round without a new
+//! measurement keeps `lastRoundMinRTT` instead of resetting it to infinity. With per-ACK
+//! samples these rules are RFC 9406 §4.2.
 
 use super::AckSample;
 use crate::tcp::event::CongestionReason;
@@ -54,6 +57,8 @@ pub(crate) struct HyStart {
     round_min: Option<Duration>,
     /// `rttSampleCount`.
     samples: u32,
+    /// The last RTT value seen, to tell a new measurement from a repeated one.
+    last_sample: Option<Duration>,
 }
 
 /// What one ACK in slow start does.
@@ -75,6 +80,7 @@ impl HyStart {
             last_round_min: None,
             round_min: None,
             samples: 0,
+            last_sample: None,
         }
     }
 
@@ -107,7 +113,9 @@ impl HyStart {
         if self.window_end.is_none_or(|end| s.ack >= end) {
             let ended = self.window_end.is_some();
             self.window_end = Some(s.snd_max);
-            self.last_round_min = self.round_min;
+            if self.round_min.is_some() {
+                self.last_round_min = self.round_min;
+            }
             self.round_min = None;
             self.samples = 0;
             if let (true, Phase::Css { baseline, rounds }) = (ended, self.phase) {
@@ -131,7 +139,10 @@ impl HyStart {
             n
         };
         if let Some(rtt) = s.rtt {
-            self.round_min = Some(self.round_min.map_or(rtt, |m| m.min(rtt)));
+            if self.last_sample != Some(rtt) {
+                self.last_sample = Some(rtt);
+                self.round_min = Some(self.round_min.map_or(rtt, |m| m.min(rtt)));
+            }
             self.samples = self.samples.saturating_add(1);
         }
         if self.samples >= N_RTT_SAMPLE {
