@@ -28,9 +28,19 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-/// Bytes the server received in `secs` of virtual time from a client that always has data to
-/// send, and the client's final `TcpInfo`.
-fn bulk(cc: CongestionAlgorithm, spec: &str, secs: u64) -> (u64, TcpInfo) {
+/// What one run produced.
+#[derive(Debug, PartialEq)]
+struct Run {
+    /// Bytes the server received.
+    received: u64,
+    /// The client's final statistics.
+    info: TcpInfo,
+    /// HyStart++ phase changes in the client's trace (RFC 9406).
+    hystart_events: Vec<CongestionReason>,
+}
+
+/// `secs` of virtual time of a client that always has data to send.
+fn bulk(cc: CongestionAlgorithm, spec: &str, secs: u64) -> Run {
     let mut w = World::new(SEED);
     let mut hosts = Vec::new();
     for n in [1, 2] {
@@ -44,7 +54,8 @@ fn bulk(cc: CongestionAlgorithm, spec: &str, secs: u64) -> (u64, TcpInfo) {
     }
     let (a, b) = (hosts[0], hosts[1]);
     let debug = std::env::var("TCPLAB_CC_DEBUG").is_ok();
-    w.stack(b).set_events(debug);
+    w.stack(b).set_events(true);
+    let mut hystart_events = Vec::new();
     w.connect(a, b, Impairment::spec(spec));
     let l = w
         .stack(a)
@@ -71,7 +82,17 @@ fn bulk(cc: CongestionAlgorithm, spec: &str, secs: u64) -> (u64, TcpInfo) {
                     ..
                 }) = e.kind
                 {
-                    if !matches!(reason, CongestionReason::Ack | CongestionReason::Recovery) {
+                    if matches!(
+                        reason,
+                        CongestionReason::HystartCss
+                            | CongestionReason::HystartResume
+                            | CongestionReason::HystartExit
+                    ) {
+                        hystart_events.push(reason);
+                    }
+                    let growth =
+                        matches!(reason, CongestionReason::Ack | CongestionReason::Recovery);
+                    if debug && !growth {
                         println!("{now:?} {cc} cwnd={cwnd} ssthresh={ssthresh} {reason:?}");
                     }
                 }
@@ -100,7 +121,11 @@ fn bulk(cc: CongestionAlgorithm, spec: &str, secs: u64) -> (u64, TcpInfo) {
         Duration::from_secs(secs),
     );
     let info = w.stack_ref(b).tcp_info(client).unwrap();
-    (received, info)
+    Run {
+        received,
+        info,
+        hystart_events,
+    }
 }
 
 fn mbit(bytes: u64, secs: u64) -> f64 {
@@ -114,8 +139,9 @@ fn mbit(bytes: u64, secs: u64) -> f64 {
 fn rfc9438_cubic_beats_newreno_on_long_fat_path() {
     let spec = env_or("TCPLAB_CC_SPEC", SPEC);
     let secs: u64 = env_or("TCPLAB_CC_SECS", &SECS.to_string()).parse().unwrap();
-    let (reno, reno_info) = bulk(CongestionAlgorithm::NewReno, &spec, secs);
-    let (cubic, cubic_info) = bulk(CongestionAlgorithm::Cubic, &spec, secs);
+    let r = bulk(CongestionAlgorithm::NewReno, &spec, secs);
+    let c = bulk(CongestionAlgorithm::Cubic, &spec, secs);
+    let (reno, reno_info, cubic, cubic_info) = (r.received, &r.info, c.received, &c.info);
     println!(
         "{spec}, {secs} s: newreno {:.1} Mbit/s (cwnd {}, retransmits {}), cubic {:.1} Mbit/s \
          (cwnd {}, retransmits {})",
@@ -128,6 +154,13 @@ fn rfc9438_cubic_beats_newreno_on_long_fat_path() {
     );
     assert_eq!(reno_info.congestion, "newreno");
     assert_eq!(cubic_info.congestion, "cubic");
+    // RFC 9406: the queue building up in slow start moved CUBIC to Conservative Slow Start;
+    // NewReno has no HyStart++.
+    assert_eq!(
+        c.hystart_events.first(),
+        Some(&CongestionReason::HystartCss)
+    );
+    assert!(r.hystart_events.is_empty());
     assert!(
         cubic > reno + reno / 2,
         "CUBIC should beat NewReno by more than 50%: {cubic} vs {reno} bytes"
@@ -141,5 +174,5 @@ fn cubic_run_is_deterministic() {
     let one = bulk(CongestionAlgorithm::Cubic, spec, 3);
     let two = bulk(CongestionAlgorithm::Cubic, spec, 3);
     assert_eq!(one, two);
-    assert!(one.0 > 0);
+    assert!(one.received > 0);
 }
