@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tcplab_stack::EthernetAddress;
+use tcplab_stack::{CongestionAlgorithm, EthernetAddress};
 
 /// tcplab: a userspace TCP/IP stack you can watch.
 #[derive(Debug, Parser)]
@@ -93,6 +93,12 @@ pub fn parse_secs(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// Parse a congestion-control name (`cubic`, `newreno` or its alias `reno`); an unknown name
+/// is an error that lists the valid ones.
+pub fn parse_cc(s: &str) -> Result<CongestionAlgorithm, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
+
 /// Parse `A.B.C.D:PORT`.
 pub fn parse_sockaddr(s: &str) -> Result<SocketAddrV4, String> {
     s.parse::<SocketAddrV4>()
@@ -136,6 +142,10 @@ pub struct LinkOpts {
     /// Print a readable trace of stack events on stderr.
     #[arg(long)]
     pub trace: bool,
+    /// TCP congestion control: cubic (RFC 9438 with HyStart++, RFC 9406) or newreno (alias
+    /// reno; RFC 5681, RFC 6582).
+    #[arg(long = "cc", value_name = "NAME", value_parser = parse_cc, default_value_t = CongestionAlgorithm::default())]
+    pub cc: CongestionAlgorithm,
     /// With --tap: exchange only MTU-sized frames with the kernel (no IFF_VNET_HDR segmentation
     /// offload), so that what the kernel side sees is exactly what the stack emitted.
     #[arg(long)]
@@ -179,6 +189,10 @@ pub struct DemoArgs {
     /// Print only the step results, not the frame trace.
     #[arg(long)]
     pub quiet: bool,
+    /// TCP congestion control: cubic (RFC 9438 with HyStart++, RFC 9406) or newreno (alias
+    /// reno; RFC 5681, RFC 6582).
+    #[arg(long = "cc", value_name = "NAME", value_parser = parse_cc, default_value_t = CongestionAlgorithm::default())]
+    pub cc: CongestionAlgorithm,
 }
 
 /// `tcplab ping`.
@@ -371,6 +385,8 @@ mod tests {
             &["get", "http://198.18.0.1/"],
             &["frobnicate"],
             &["ping", "--mtu", "100", "198.18.0.1"],
+            &["ping", "--cc", "bbr", "198.18.0.1"],
+            &["demo", "--cc", "vegas"],
         ] {
             let err = parse(args).expect_err(&format!("{args:?} should fail"));
             assert_ne!(err.kind(), ErrorKind::DisplayHelp);
@@ -381,6 +397,51 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn cc_option_on_every_stack_owning_subcommand() {
+        let link = ["--tap", "t", "--addr", "198.18.0.2/24"];
+        let cases: [&[&str]; 6] = [
+            &["ping", "198.18.0.1"],
+            &["host"],
+            &["serve", "echo", "--port", "7"],
+            &["connect", "198.18.0.1:7"],
+            &["get", "http://198.18.0.1/", "-o", "/tmp/x"],
+            &["demo"],
+        ];
+        for case in cases {
+            for (name, want) in [
+                (None, CongestionAlgorithm::Cubic),
+                (Some("cubic"), CongestionAlgorithm::Cubic),
+                (Some("newreno"), CongestionAlgorithm::NewReno),
+                (Some("reno"), CongestionAlgorithm::NewReno),
+            ] {
+                let mut args: Vec<&str> = case.to_vec();
+                if case[0] != "demo" {
+                    args.extend(link);
+                }
+                if let Some(n) = name {
+                    args.extend(["--cc", n]);
+                }
+                let cc = match parse(&args).unwrap().command {
+                    Command::Demo(d) => d.cc,
+                    Command::Ping(a) => a.link.cc,
+                    Command::Host(a) => a.link.cc,
+                    Command::Serve(a) => a.link.cc,
+                    Command::Connect(a) => a.link.cc,
+                    Command::Get(a) => a.link.cc,
+                };
+                assert_eq!(cc, want, "{args:?}");
+            }
+        }
+        let err = parse(&["ping", "--cc", "bbr", "198.18.0.1"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let line = one_line(&err);
+        assert!(
+            line.contains("unknown congestion control 'bbr' (valid: newreno, reno, cubic)"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -279,6 +279,7 @@ fn demo_succeeds_under_impairment_and_writes_a_pcap() {
         seed: 3,
         size: 200_000,
         quiet: true,
+        cc: tcplab_stack::CongestionAlgorithm::default(),
     };
     assert_eq!(crate::cmd::demo::run(args).unwrap(), 0);
     let bytes = std::fs::read(&pcap).unwrap();

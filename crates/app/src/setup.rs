@@ -34,6 +34,7 @@ pub fn stack_config(opts: &LinkOpts) -> Result<Config, AppError> {
     config.gateway = opts.gw;
     config.mtu = usize::from(opts.mtu);
     config.seed = opts.seed();
+    config.tcp.congestion = opts.cc;
     Ok(config)
 }
 

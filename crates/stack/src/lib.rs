@@ -54,7 +54,9 @@ pub use icmp::{IcmpErrorKind, PingEvent};
 pub use ipv4::{NextHop, Route};
 pub use stack::{MemoryUsage, Stack};
 pub use stats::Stats;
-pub use tcp::{ConnHandle, ListenerHandle, TcpInfo, TcpState};
+pub use tcp::{
+    CongestionAlgorithm, ConnHandle, ListenerHandle, TcpInfo, TcpState, UnknownCongestionAlgorithm,
+};
 pub use time::{Duration, Instant};
 pub use udp::UdpHandle;
 

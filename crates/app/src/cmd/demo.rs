@@ -64,6 +64,7 @@ pub fn run(args: DemoArgs) -> Result<i32, AppError> {
     let start = |name: &str, addr: Ipv4Addr, link| -> Result<Runtime, AppError> {
         let mut config = Config::new(derived_mac(addr), addr, 24);
         config.seed = args.seed;
+        config.tcp.congestion = args.cc;
         let stack = Stack::new(config)?;
         let opts = RuntimeOptions {
             name: name.into(),

@@ -240,7 +240,7 @@ impl Conn {
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             rtt_probe: None,
             last_send: None,
-            cc: congestion::build(&cfg.congestion, super::options::DEFAULT_MSS as u32),
+            cc: congestion::build(cfg.congestion, super::options::DEFAULT_MSS as u32),
             dupacks: 0,
             limited_transmit: 0,
             timers: TimerTable::default(),

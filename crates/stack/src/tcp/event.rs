@@ -50,6 +50,15 @@ pub enum CongestionReason {
     Timeout,
     /// Restart after an idle period (RFC 5681 §4.1).
     Idle,
+    /// HyStart++ saw the round's minimum RTT grow and left slow start for Conservative Slow
+    /// Start (RFC 9406 §4.2).
+    HystartCss,
+    /// HyStart++ saw the RTT drop back below the CSS baseline: the exit was spurious, slow
+    /// start again (RFC 9406 §4.2).
+    HystartResume,
+    /// HyStart++ ended Conservative Slow Start after CSS_ROUNDS rounds: ssthresh = cwnd,
+    /// congestion avoidance (RFC 9406 §4.2).
+    HystartExit,
 }
 
 impl CongestionReason {
@@ -60,6 +69,9 @@ impl CongestionReason {
             CongestionReason::FastRecovery => "RFC 5681 §3.2",
             CongestionReason::Recovery => "RFC 6582 §3.2",
             CongestionReason::Idle => "RFC 5681 §4.1",
+            CongestionReason::HystartCss
+            | CongestionReason::HystartResume
+            | CongestionReason::HystartExit => "RFC 9406 §4.2",
         }
     }
 }
@@ -386,6 +398,12 @@ mod tests {
                 cwnd: 1,
                 ssthresh: 2,
                 reason: CongestionReason::Idle,
+            },
+            TcpEvent::Congestion {
+                conn,
+                cwnd: 1,
+                ssthresh: 2,
+                reason: CongestionReason::HystartCss,
             },
             TcpEvent::RttSample {
                 conn,

@@ -3,7 +3,7 @@
 
 use core::net::SocketAddrV4;
 
-use super::{SynCookies, TcpState};
+use super::{CongestionAlgorithm, SynCookies, TcpState};
 use crate::time::Duration;
 
 /// TCP settings; every bound has a default.
@@ -63,8 +63,8 @@ pub struct TcpConfig {
     pub challenge_ack_limit: u32,
     /// Window scale shift we offer (RFC 7323 §2), 0..=14.
     pub window_scale: u8,
-    /// Congestion control algorithm name ("newreno").
-    pub congestion: String,
+    /// Congestion control algorithm (RFC 9438 CUBIC by default, as in Linux).
+    pub congestion: CongestionAlgorithm,
     /// Offer and use TCP timestamps (RFC 7323: RTTM and PAWS).
     pub timestamps: bool,
     /// Consecutive timeouts of the same data after which the MSS is halved (path MTU
@@ -104,7 +104,7 @@ impl Default for TcpConfig {
             max_sack_blocks: 32,
             challenge_ack_limit: 10,
             window_scale: 7,
-            congestion: "newreno".into(),
+            congestion: CongestionAlgorithm::Cubic,
             timestamps: true,
             blackhole_rtos: 3,
             max_timewait: 65_536,
@@ -137,7 +137,7 @@ pub struct TcpInfo {
     pub ooo_bytes: u64,
     /// Selective acknowledgments negotiated (RFC 2018).
     pub sack: bool,
-    /// Congestion control algorithm in use.
+    /// Congestion control algorithm in use (`CongestionAlgorithm::name`).
     pub congestion: &'static str,
     /// Timestamps negotiated (RFC 7323).
     pub timestamps: bool,

@@ -118,7 +118,6 @@ impl Conn {
                 self.wscale_offered = None;
             }
         }
-        self.cc = super::congestion::build(&env.cfg.congestion, self.mss);
         // RFC 7323 §3.2: timestamps only if both SYNs carried the option (ours does when
         // configured; a SYN,ACK answers only a SYN that had it).
         self.ts = match seg.tsval {
@@ -134,6 +133,7 @@ impl Conn {
                 .saturating_sub(12)
                 .max(u32::from(env.cfg.min_mss).min(self.mss));
         }
+        self.cc = super::congestion::build(env.cfg.congestion, self.mss);
         // RFC 2018 §2: SACK is used only if both SYNs carried SACK-permitted.
         self.sack_ok = env.cfg.sack && seg.sack_permitted;
     }
@@ -384,6 +384,8 @@ impl Conn {
                 flight,
                 snd_max: self.snd_max,
                 mss: self.mss,
+                now: env.now,
+                rtt: self.rtt.latest(),
             };
             let before = (self.cc.cwnd(), self.cc.ssthresh());
             if self.dupacks <= 2 && !self.cc.in_recovery() {
@@ -489,6 +491,8 @@ impl Conn {
             flight,
             snd_max: self.snd_max,
             mss: self.mss,
+            now: env.now,
+            rtt: self.rtt.latest(),
         };
         let before = (self.cc.cwnd(), self.cc.ssthresh());
         let was_recovering = self.cc.in_recovery();
@@ -514,7 +518,12 @@ impl Conn {
         } else {
             CongestionReason::Ack
         };
-        self.note_cc(env, before, reason);
+        // A HyStart++ phase change is recorded even if this ACK left cwnd as it was ((0, 0) is
+        // never a window).
+        match self.cc.take_event() {
+            Some(event) => self.note_cc(env, (0, 0), event),
+            None => self.note_cc(env, before, reason),
+        }
         // RFC 6298 (5.2)/(5.3).
         self.update_rto_timer(env, true);
     }

@@ -11,7 +11,11 @@
 //! | `send.rs` / `recv.rs` | buffers, Nagle, SWS, reassembly | RFC 9293 §3.7.4, §3.8.6.2 |
 //! | `sack.rs` | SACK scoreboard, hole selection | RFC 2018, RFC 6675 |
 //! | `rtt.rs` | RTO | RFC 6298 |
-//! | `congestion/` | NewReno behind a trait | RFC 5681, RFC 6582 |
+//! | `congestion/` | the `CongestionControl` trait, initial window | RFC 5681 §3.1, RFC 6928 |
+//! | `congestion/recovery.rs` | fast retransmit / fast recovery, shared | RFC 5681 §3.2, RFC 6582 |
+//! | `congestion/newreno.rs` | NewReno | RFC 5681 §3.1 |
+//! | `congestion/cubic.rs` | CUBIC (default) | RFC 9438 |
+//! | `congestion/hystart.rs` | HyStart++ slow start for CUBIC | RFC 9406 |
 //! | `syncookie.rs` | stateless SYN,ACK when the SYN queue is full | RFC 4987 §3.6 |
 //! | `timewait.rs` | compact, bounded TIME-WAIT entries; SYN reopening; RST ignored | RFC 9293 §3.4.2, RFC 6191, RFC 1337 |
 //! | `timestamps.rs` | TSval clock, TS.Recent, PAWS, RTTM | RFC 7323 §3-§5 |
@@ -80,6 +84,7 @@ use crate::error::TcpError;
 use crate::event::EventKind;
 use crate::time::Instant;
 
+pub use congestion::{CongestionAlgorithm, UnknownCongestionAlgorithm};
 use conn::{Conn, Env};
 use event::EventBuf;
 pub use event::{CongestionReason, RetransmitReason, TcpEvent};

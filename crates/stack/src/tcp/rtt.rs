@@ -11,6 +11,8 @@ const GRANULARITY: Duration = Duration::from_millis(1);
 #[derive(Debug, Clone)]
 pub(crate) struct RttEstimator {
     srtt: Option<Duration>,
+    /// The last measurement (for congestion control: RFC 9438 §4.2, RFC 9406).
+    latest: Option<Duration>,
     rttvar: Duration,
     rto: Duration,
     backoff: u32,
@@ -23,6 +25,7 @@ impl RttEstimator {
     pub fn new(initial: Duration, min: Duration, max: Duration) -> Self {
         RttEstimator {
             srtt: None,
+            latest: None,
             rttvar: Duration::ZERO,
             rto: initial.clamp(min, max),
             backoff: 0,
@@ -34,6 +37,7 @@ impl RttEstimator {
     /// Feed one RTT measurement. Callers apply Karn's algorithm (RFC 6298 §3): never sample a
     /// retransmitted segment.
     pub fn sample(&mut self, rtt: Duration) {
+        self.latest = Some(rtt);
         match self.srtt {
             // (2.2) first measurement: SRTT = R, RTTVAR = R/2.
             None => {
@@ -70,6 +74,11 @@ impl RttEstimator {
     /// Smoothed RTT, once measured.
     pub fn srtt(&self) -> Option<Duration> {
         self.srtt
+    }
+
+    /// The most recent measurement, once measured.
+    pub fn latest(&self) -> Option<Duration> {
+        self.latest
     }
 
     /// RTT variance, once measured.

@@ -1,7 +1,10 @@
 //! NewReno: RFC 5681 slow start, congestion avoidance, fast retransmit and fast recovery, with
 //! the RFC 6582 modification for partial acknowledgments.
 
-use super::{halve_flight, initial_window, AckSample, CongestionControl};
+use super::{
+    halve_flight, initial_window, slow_start_increase, AckSample, CongestionControl, Recovery,
+    RecoveryAck,
+};
 use crate::tcp::seq::Seq;
 
 /// NewReno state (RFC 5681 §3, RFC 6582 §3.2).
@@ -9,33 +12,28 @@ use crate::tcp::seq::Seq;
 pub(crate) struct NewReno {
     cwnd: u32,
     ssthresh: u32,
-    /// RFC 6582 "recover": the highest sequence number sent when recovery started.
-    recover: Seq,
-    in_recovery: bool,
+    /// Fast retransmit / fast recovery (RFC 5681 §3.2, RFC 6582 §3.2).
+    recovery: Recovery,
     /// Bytes acknowledged since cwnd last grew in congestion avoidance (RFC 5681 §3.1 byte
     /// counting variant of eq. 3).
     ca_acked: u32,
-    /// Whether `recover` holds a value yet (RFC 6582 §3.2 step 1 initialises it to ISN).
-    recover_set: bool,
 }
 
 impl NewReno {
-    /// RFC 5681 §3.1: cwnd starts at IW, ssthresh "arbitrarily high".
+    /// RFC 5681 §3.1: cwnd starts at IW (RFC 6928), ssthresh "arbitrarily high".
     pub fn new(mss: u32) -> Self {
         NewReno {
             cwnd: initial_window(mss),
             ssthresh: u32::MAX,
-            recover: Seq(0),
-            in_recovery: false,
+            recovery: Recovery::default(),
             ca_acked: 0,
-            recover_set: false,
         }
     }
 }
 
 impl CongestionControl for NewReno {
     fn name(&self) -> &'static str {
-        "newreno"
+        super::CongestionAlgorithm::NewReno.name()
     }
 
     fn cwnd(&self) -> u32 {
@@ -47,33 +45,23 @@ impl CongestionControl for NewReno {
     }
 
     fn in_recovery(&self) -> bool {
-        self.in_recovery
+        self.recovery.active()
     }
 
     fn on_ack(&mut self, s: &AckSample) -> bool {
-        if self.in_recovery {
-            if s.ack >= self.recover {
-                // RFC 6582 §3.2 step 3 (full acknowledgment), second option: cwnd = ssthresh.
-                // (The first option, min(ssthresh, FlightSize + SMSS), collapses the window
-                // to a couple of segments when the full ACK drains the flight, so the next loss
-                // cannot produce three duplicate ACKs and costs a timeout.)
-                self.cwnd = self.ssthresh;
-                self.in_recovery = false;
+        match self.recovery.on_ack(s, &mut self.cwnd, self.ssthresh) {
+            RecoveryAck::Partial => return true,
+            RecoveryAck::Full => {
                 self.ca_acked = 0;
                 return false;
             }
-            // Step 3 (partial acknowledgment): retransmit the first unacknowledged segment,
-            // deflate by the amount acked and add back one SMSS if that was at least SMSS.
-            self.cwnd = self.cwnd.saturating_sub(s.bytes_acked);
-            if s.bytes_acked >= s.mss {
-                self.cwnd += s.mss;
-            }
-            self.cwnd = self.cwnd.max(s.mss);
-            return true;
+            RecoveryAck::Outside => {}
         }
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 eq. 2: slow start, cwnd += min(N, SMSS).
-            self.cwnd = self.cwnd.saturating_add(s.bytes_acked.min(s.mss));
+            self.cwnd = self
+                .cwnd
+                .saturating_add(slow_start_increase(s.bytes_acked, s.mss));
         } else {
             // Congestion avoidance: one SMSS per cwnd of acknowledged data.
             self.ca_acked = self.ca_acked.saturating_add(s.bytes_acked);
@@ -86,26 +74,12 @@ impl CongestionControl for NewReno {
     }
 
     fn on_dup_ack(&mut self, s: &AckSample, dupacks: u32) -> bool {
-        if self.in_recovery {
-            // RFC 5681 §3.2 step 4: inflate by SMSS per additional duplicate ACK.
-            self.cwnd = self.cwnd.saturating_add(s.mss);
+        if !self.recovery.on_dup_ack(s, dupacks, &mut self.cwnd) {
             return false;
         }
-        if dupacks != 3 {
-            return false;
-        }
-        // RFC 6582 §3.2 step 2: enter recovery only if the ACK covers more than "recover"
-        // (avoids multiple window reductions for one loss event after an RTO).
-        if self.recover_set && s.ack.diff(self.recover) <= 0 && s.ack != self.recover {
-            return false;
-        }
-        // RFC 5681 §3.2 step 2-3: ssthresh per eq. 4, recover = highest sent,
-        // cwnd = ssthresh + 3*SMSS, retransmit the lost segment.
+        // RFC 5681 §3.2 step 2: ssthresh per eq. 4, then recovery starts.
         self.ssthresh = halve_flight(s.flight, s.mss);
-        self.recover = s.snd_max;
-        self.recover_set = true;
-        self.cwnd = self.ssthresh + 3 * s.mss;
-        self.in_recovery = true;
+        self.recovery.enter(s, self.ssthresh, &mut self.cwnd);
         true
     }
 
@@ -119,10 +93,7 @@ impl CongestionControl for NewReno {
         self.ssthresh = halve_flight(flight, mss);
         self.cwnd = mss;
         self.ca_acked = 0;
-        // RFC 6582 §3.2 step 4: after a timeout, recover = highest sent, leave recovery.
-        self.in_recovery = false;
-        self.recover = snd_max;
-        self.recover_set = true;
+        self.recovery.on_rto(snd_max);
     }
 }
 
@@ -139,16 +110,18 @@ mod tests {
             flight,
             snd_max: Seq(snd_max),
             mss: MSS,
+            now: crate::time::Instant::ZERO,
+            rtt: None,
         }
     }
 
-    /// RFC 5681 §3.1: slow start grows by min(N, SMSS) per ACK; IW per RFC 3390.
+    /// RFC 5681 §3.1: slow start grows by min(N, SMSS) per ACK; IW per RFC 6928.
     #[test]
     fn rfc5681_3_1_slow_start() {
         let mut c = NewReno::new(MSS);
-        assert_eq!(c.cwnd(), 4000);
-        c.on_ack(&s(2000, 2000, 4000, 4000));
-        assert_eq!(c.cwnd(), 5000, "N capped at SMSS");
+        assert_eq!(c.cwnd(), 10_000);
+        c.on_ack(&s(2000, 2000, 10_000, 10_000));
+        assert_eq!(c.cwnd(), 11_000, "N capped at SMSS");
     }
 
     /// RFC 5681 §3.1: congestion avoidance adds about one SMSS per RTT.

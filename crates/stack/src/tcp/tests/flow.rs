@@ -244,9 +244,11 @@ fn rfc5681_4_1_restart_after_idle() {
     p.b.tcp.send(p.now, c, &[1; 100_000]).unwrap();
     p.flush();
     let info = p.b.tcp.info(c).unwrap();
+    // MSS 1448 with timestamps: IW = min(10 * 1448, max(2 * 1448, 14600)).
+    assert_eq!(info.mss, 1448);
     assert_eq!(
-        info.cwnd, 4380,
-        "restart window = IW (RFC 3390: min(4*MSS, max(2*MSS, 4380)))"
+        info.cwnd, 14_480,
+        "restart window = IW (RFC 6928: min(10*MSS, max(2*MSS, 14600)))"
     );
     assert!(p.b.take_events().iter().any(|e| matches!(
         e,
@@ -262,19 +264,19 @@ fn rfc5681_4_1_restart_after_idle() {
 #[test]
 fn rfc3042_limited_transmit() {
     let mut s = Script::new(&TcpConfig::default());
-    let c = s.establish_passive(); // MSS 1000, IW 4000
-    s.host.tcp.send(s.now, c, &[3; 10_000]).unwrap();
+    let c = s.establish_passive(); // MSS 1000, IW 10000 (RFC 6928)
+    s.host.tcp.send(s.now, c, &[3; 20_000]).unwrap();
     let mut n = 0;
     while s.recv().is_some() {
         n += 1;
     }
-    assert_eq!(n, 4, "initial window");
+    assert_eq!(n, 10, "initial window");
     s.send(S::new(N, 5001, Some(10_001)));
     let r = s.recv().expect("first dup ACK releases a segment");
-    assert_eq!(r.seq, 14_001);
+    assert_eq!(r.seq, 20_001);
     s.recv_nothing();
     s.send(S::new(N, 5001, Some(10_001)));
-    assert_eq!(s.recv().expect("second one too").seq, 15_001);
+    assert_eq!(s.recv().expect("second one too").seq, 21_001);
     s.recv_nothing();
     s.send(S::new(N, 5001, Some(10_001)));
     assert_eq!(s.recv().expect("third: fast retransmit").seq, 10_001);
