@@ -205,26 +205,6 @@ fn tseq(flow: &FlowTrace, area: &Area) -> Drawn {
         vec![(s.t, s.seq as f64), (s.t, top)]
     };
     chart
-        .draw_series(
-            flow.segments
-                .iter()
-                .filter(|s| !s.retransmit)
-                .map(|s| PathElement::new(bar(s), DATA.stroke_width(1))),
-        )?
-        .label("data")
-        .legend(|(x, y)| PathElement::new(vec![(x, y - 6), (x, y + 6)], DATA.stroke_width(2)));
-    chart
-        .draw_series(
-            flow.segments
-                .iter()
-                .filter(|s| s.retransmit)
-                .map(|s| PathElement::new(bar(s), RETRANSMIT.stroke_width(2))),
-        )?
-        .label("retransmission")
-        .legend(|(x, y)| {
-            PathElement::new(vec![(x, y - 6), (x, y + 6)], RETRANSMIT.stroke_width(2))
-        });
-    chart
         .draw_series(LineSeries::new(
             steps(flow.acks.iter().map(|a| (a.t, a.ack as f64))),
             ACK.stroke_width(1),
@@ -238,6 +218,16 @@ fn tseq(flow: &FlowTrace, area: &Area) -> Drawn {
         ))?
         .label("window")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], WINDOW.stroke_width(2)));
+    // Data over the ACK and window lines, as tcptrace draws it.
+    chart
+        .draw_series(
+            flow.segments
+                .iter()
+                .filter(|s| !s.retransmit)
+                .map(|s| PathElement::new(bar(s), DATA.stroke_width(1))),
+        )?
+        .label("data")
+        .legend(|(x, y)| PathElement::new(vec![(x, y - 6), (x, y + 6)], DATA.stroke_width(2)));
     chart
         .draw_series(flow.acks.iter().flat_map(|a| {
             a.sack.iter().map(move |&(l, r)| {
@@ -246,6 +236,23 @@ fn tseq(flow: &FlowTrace, area: &Area) -> Drawn {
         }))?
         .label("SACK")
         .legend(|(x, y)| PathElement::new(vec![(x, y - 6), (x, y + 6)], SACK.stroke_width(3)));
+    // Retransmissions last, so that the ACK line does not hide them; a cross marks each,
+    // since a bar is only a few pixels long at the scale of a whole transfer.
+    chart
+        .draw_series(
+            flow.segments
+                .iter()
+                .filter(|s| s.retransmit)
+                .map(|s| PathElement::new(bar(s), RETRANSMIT.stroke_width(2))),
+        )?
+        .label("retransmission")
+        .legend(|(x, y)| Cross::new((x + 10, y), 4, RETRANSMIT.stroke_width(2)));
+    chart.draw_series(
+        flow.segments
+            .iter()
+            .filter(|s| s.retransmit)
+            .map(|s| Cross::new((s.t, s.seq as f64), 4, RETRANSMIT.stroke_width(2))),
+    )?;
     legend(&mut chart)
 }
 
