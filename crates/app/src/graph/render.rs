@@ -125,7 +125,7 @@ fn span(values: impl Iterator<Item = f64>, lo: f64, hi: f64) -> (f64, f64) {
         return (lo, hi);
     }
     if a == b {
-        return (a - 1.0, b + 1.0);
+        return (a, a + 1.0);
     }
     (a, b)
 }
