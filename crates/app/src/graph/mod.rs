@@ -169,9 +169,46 @@ impl FlowTrace {
         }
     }
 
-    /// How many captured data segments are retransmissions.
+    /// How many captured data segments are retransmissions ([`DataSeg::retransmit`]).
     pub fn retransmits(&self) -> usize {
         self.segments.iter().filter(|s| s.retransmit).count()
+    }
+
+    /// For each segment flagged [`DataSeg::retransmit`]: does it carry bytes that an earlier
+    /// segment of this trace already carried? `true` is a retransmission the capture saw
+    /// twice; `false` fills a hole: a segment reordered on the way, or a retransmission of
+    /// one lost before the capture point (a capture taken at the receiver). Unflagged
+    /// segments are `false`. Memory grows with the number of holes, not of segments.
+    pub fn seen_before(&self) -> Vec<bool> {
+        // Disjoint, merged ranges of bytes seen so far: start -> end.
+        let mut seen: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+        let mut out = Vec::with_capacity(self.segments.len());
+        for s in &self.segments {
+            let (start, end) = (s.seq, s.seq.saturating_add(u64::from(s.len)));
+            let overlaps = seen
+                .range(..end)
+                .next_back()
+                .is_some_and(|(_, &e)| e > start);
+            out.push(s.retransmit && overlaps);
+            if end > start {
+                let mut lo = start;
+                let mut hi = end;
+                // Merge with every range that touches [lo, hi).
+                let touching: Vec<(u64, u64)> = seen
+                    .range(..=hi)
+                    .rev()
+                    .take_while(|(_, &e)| e >= lo)
+                    .map(|(&a, &b)| (a, b))
+                    .collect();
+                for (a, b) in touching {
+                    seen.remove(&a);
+                    lo = lo.min(a);
+                    hi = hi.max(b);
+                }
+                seen.insert(lo, hi);
+            }
+        }
+        out
     }
 }
 
@@ -243,4 +280,56 @@ pub enum GraphError {
         /// What plotters said.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(seq: u64, len: u32, retransmit: bool) -> DataSeg {
+        DataSeg {
+            t: 0.0,
+            seq,
+            len,
+            retransmit,
+        }
+    }
+
+    #[test]
+    fn seen_before_tells_resent_bytes_from_hole_fills() {
+        let f = FlowTrace {
+            segments: vec![
+                seg(0, 100, false),
+                seg(200, 100, false), // [100, 200) is a hole
+                seg(100, 100, true),  // fills it: reordered or lost upstream
+                seg(0, 100, true),    // re-sent bytes the capture saw
+                seg(150, 100, true),  // overlaps the merged [0, 300)
+                seg(400, 10, false),
+                seg(350, 10, true), // another hole
+            ],
+            ..FlowTrace::default()
+        };
+        assert_eq!(
+            f.seen_before(),
+            [false, false, false, true, true, false, false]
+        );
+        assert_eq!(f.retransmits(), 4);
+    }
+
+    #[test]
+    fn conn_filter_parses_and_matches_both_directions() {
+        let c: ConnFilter = "198.18.0.1:49152-198.18.0.2:80".parse().expect("parse");
+        assert!(c.matches(c.a, c.b) && c.matches(c.b, c.a));
+        assert!(!c.matches(c.a, c.a));
+        assert_eq!(c.to_string(), "198.18.0.1:49152-198.18.0.2:80");
+        for bad in [
+            "",
+            "198.18.0.1:1",
+            "198.18.0.1-198.18.0.2",
+            "a:1-b:2",
+            "1.2.3.4:1-",
+        ] {
+            assert!(bad.parse::<ConnFilter>().is_err(), "{bad}");
+        }
+    }
 }

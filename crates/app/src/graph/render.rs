@@ -25,6 +25,7 @@ const RETRANSMIT: RGBColor = RGBColor(0xd6, 0x1f, 0x1f);
 const ACK: RGBColor = RGBColor(0x1a, 0x8a, 0x2e);
 const WINDOW: RGBColor = RGBColor(0xd8, 0x9a, 0x00);
 const SACK: RGBColor = RGBColor(0x9a, 0x2d, 0xc8);
+const HOLE: RGBColor = RGBColor(0xe0, 0x6c, 0x00);
 const SSTHRESH: RGBColor = RGBColor(0x80, 0x80, 0x80);
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
@@ -89,6 +90,25 @@ fn svg(
 /// Per-graph remarks on where the data came from.
 fn graph_notes(flow: &FlowTrace, name: &str) -> Vec<String> {
     match name {
+        "tseq" => {
+            let seen = flow.seen_before();
+            let resent = seen.iter().filter(|&&b| b).count();
+            let retransmits = flow.retransmits();
+            let mut notes = vec![format!(
+                "{} data segments; {retransmits} below the highest sequence already sent: \
+                 {resent} re-sent bytes this capture had seen, {} filled a hole",
+                flow.segments.len(),
+                retransmits - resent
+            )];
+            if retransmits > resent {
+                notes.push(
+                    "out of order (hole fill): reordered on the way, or a retransmission of a \
+                     segment lost before the capture point (a capture taken at the receiver)"
+                        .to_string(),
+                );
+            }
+            notes
+        }
         "rtt" if !flow.stack_events && !flow.rtt.is_empty() => vec![
             "RTT from the capture: time from a segment to the first ACK covering it; \
              retransmitted segments give no sample (Karn); srtt computed per RFC 6298; \
@@ -236,23 +256,39 @@ fn tseq(flow: &FlowTrace, area: &Area) -> Drawn {
         }))?
         .label("SACK")
         .legend(|(x, y)| PathElement::new(vec![(x, y - 6), (x, y + 6)], SACK.stroke_width(3)));
-    // Retransmissions last, so that the ACK line does not hide them; a cross marks each,
-    // since a bar is only a few pixels long at the scale of a whole transfer.
+    // Retransmissions last, so that the ACK line does not hide them; a mark at the bottom
+    // of each, since a bar is only a few pixels long at the scale of a whole transfer.
+    // Segments below the highest sequence whose bytes the capture had not seen before are
+    // told apart: they fill a hole (reordering, or a loss before the capture point).
+    let seen = flow.seen_before();
+    let resent = || {
+        flow.segments
+            .iter()
+            .zip(&seen)
+            .filter(|(s, &b)| s.retransmit && b)
+    };
+    let holes = || {
+        flow.segments
+            .iter()
+            .zip(&seen)
+            .filter(|(s, &b)| s.retransmit && !b)
+    };
     chart
-        .draw_series(
-            flow.segments
-                .iter()
-                .filter(|s| s.retransmit)
-                .map(|s| PathElement::new(bar(s), RETRANSMIT.stroke_width(2))),
-        )?
+        .draw_series(resent().map(|(s, _)| PathElement::new(bar(s), RETRANSMIT.stroke_width(2))))?
         .label("retransmission")
         .legend(|(x, y)| Cross::new((x + 10, y), 4, RETRANSMIT.stroke_width(2)));
     chart.draw_series(
-        flow.segments
-            .iter()
-            .filter(|s| s.retransmit)
-            .map(|s| Cross::new((s.t, s.seq as f64), 4, RETRANSMIT.stroke_width(2))),
+        resent().map(|(s, _)| Cross::new((s.t, s.seq as f64), 4, RETRANSMIT.stroke_width(2))),
     )?;
+    if holes().next().is_some() {
+        chart
+            .draw_series(holes().map(|(s, _)| PathElement::new(bar(s), HOLE.stroke_width(2))))?
+            .label("out of order (hole fill)")
+            .legend(|(x, y)| TriangleMarker::new((x + 10, y), 4, HOLE.filled()));
+        chart.draw_series(
+            holes().map(|(s, _)| TriangleMarker::new((s.t, s.seq as f64), 4, HOLE.filled())),
+        )?;
+    }
     legend(&mut chart)
 }
 
