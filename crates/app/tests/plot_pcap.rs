@@ -406,3 +406,46 @@ fn cli_plot_end_to_end() {
         .expect("run");
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// Damaged captures never panic: random byte flips and cuts of a real capture either read
+/// (and draw) or give one error line.
+#[test]
+fn mutated_captures_never_panic() {
+    let dir = Scratch::new("mutate");
+    let good = transfer_pcap(9, "loss=5%,delay=1ms", 30_000);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let path = dir.path("m.pcap");
+    let (mut read, mut refused) = (0, 0);
+    for round in 0..200 {
+        let mut bytes = good.clone();
+        for _ in 0..(1 + next() % 8) {
+            let i = (next() as usize) % bytes.len();
+            bytes[i] = next() as u8;
+        }
+        if round % 3 == 0 {
+            bytes.truncate((next() as usize) % good.len());
+        }
+        std::fs::write(&path, &bytes).expect("write");
+        match graph::flows_from_pcap(&path, None) {
+            Ok(flows) => {
+                read += 1;
+                if round % 10 == 0 {
+                    for f in &flows {
+                        graph::render(f, &dir.0, "m.").expect("render");
+                    }
+                }
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(!e.to_string().contains('\n'), "{e}");
+            }
+        }
+    }
+    assert!(read > 20 && refused > 20, "read {read}, refused {refused}");
+}

@@ -144,7 +144,8 @@ fn span(values: impl Iterator<Item = f64>, lo: f64, hi: f64) -> (f64, f64) {
     if a > b {
         return (lo, hi);
     }
-    if a == b {
+    // plotters needs a range it can divide into ticks.
+    if b - a <= a.abs().max(1.0) * 1e-9 {
         return (a, a + 1.0);
     }
     (a, b)
@@ -200,7 +201,7 @@ fn tseq(flow: &FlowTrace, area: &Area) -> Drawn {
     let seqs = flow
         .segments
         .iter()
-        .flat_map(|s| [s.seq as f64, (s.seq + u64::from(s.len)) as f64])
+        .flat_map(|s| [s.seq as f64, s.seq.saturating_add(u64::from(s.len)) as f64])
         .chain(
             flow.acks
                 .iter()
@@ -221,7 +222,7 @@ fn tseq(flow: &FlowTrace, area: &Area) -> Drawn {
         .y_label_formatter(&fmt_int)
         .draw()?;
     let bar = |s: &super::DataSeg| {
-        let top = (s.seq + u64::from(s.len)) as f64;
+        let top = s.seq.saturating_add(u64::from(s.len)) as f64;
         vec![(s.t, s.seq as f64), (s.t, top)]
     };
     chart
@@ -439,10 +440,12 @@ fn goodput_series(flow: &FlowTrace) -> (Vec<(f64, f64)>, f64) {
         .filter(|a| a.t.is_finite())
         .map(|a| (a.t, a.ack))
         .collect();
-    let (Some(first), Some(last)) = (acks.first(), acks.last()) else {
+    let Some(&(_, first_ack)) = acks.first() else {
         return (Vec::new(), 1.0);
     };
-    let duration = (last.0 - first.0).max(1e-3);
+    // Capture timestamps can step backwards: take the extremes, not the ends.
+    let (t_min, t_max) = span(acks.iter().map(|a| a.0), 0.0, 1.0);
+    let duration = (t_max - t_min).max(1e-3);
     let mut interval = 1e-3;
     'pick: for decade in [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0] {
         for m in [1.0, 2.0, 5.0] {
@@ -452,16 +455,19 @@ fn goodput_series(flow: &FlowTrace) -> (Vec<(f64, f64)>, f64) {
             }
         }
     }
-    let start = (first.0 / interval).floor() * interval;
-    let bins = ((last.0 - start) / interval).floor() as usize + 1;
+    if duration / interval > 100.0 {
+        interval = duration / 100.0;
+    }
+    let start = (t_min / interval).floor() * interval;
+    let bins = (((t_max - start) / interval).floor() as usize).clamp(0, 1000) + 1;
     let mut high = vec![None; bins];
-    let mut acked = first.1;
+    let mut acked = first_ack;
     for &(t, ack) in &acks {
         let i = (((t - start) / interval).floor() as usize).min(bins - 1);
         acked = acked.max(ack);
         high[i] = Some(acked);
     }
-    let mut prev = first.1;
+    let mut prev = first_ack;
     let mut out = Vec::with_capacity(bins);
     for (i, h) in high.into_iter().enumerate() {
         let now = h.unwrap_or(prev).max(prev);

@@ -83,7 +83,7 @@ impl Thin {
         }
         v.push(item);
         if v.len() >= MAX_POINTS {
-            self.stride *= 2;
+            self.stride = self.stride.saturating_mul(2);
             let mut i = 0usize;
             v.retain(|x| {
                 i += 1;
@@ -177,7 +177,7 @@ impl Dir {
         let Some(start) = self.relative(seq) else {
             return;
         };
-        let end = start + u64::from(len);
+        let end = start.saturating_add(u64::from(len));
         let retransmit = self.high.is_some_and(|h| start < h);
         self.high = Some(self.high.map_or(end, |h| h.max(end)));
         if retransmit {
@@ -216,7 +216,7 @@ impl Dir {
         let point = AckPt {
             t,
             ack: rel,
-            win_edge: rel + window,
+            win_edge: rel.saturating_add(window),
             sack,
         };
         self.thin_acks
