@@ -136,8 +136,11 @@ fn no_retransmissions_without_loss() {
 #[test]
 fn the_connection_filter_selects_one_connection() {
     let dir = Scratch::new("filter");
-    let pcap = write(&dir, "f.pcap", &transfer_pcap(4, "delay=2ms", 50_000));
+    let bytes = transfer_pcap(4, "delay=2ms", 50_000);
+    let pcap = write(&dir, "f.pcap", &bytes);
     let all = graph::flows_from_pcap(&pcap, None).expect("read");
+    let in_memory = graph::flows_from_reader(&bytes[..], Path::new("mem"), None);
+    assert_eq!(in_memory.expect("read from memory"), all);
     let f = upload(&all);
     let filter: ConnFilter = format!("{SERVER}-{}", f.src).parse().expect("filter");
     assert_eq!(

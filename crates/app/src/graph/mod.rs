@@ -22,7 +22,7 @@ use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use pcap::flows_from_pcap;
+pub use pcap::{flows_from_pcap, flows_from_reader};
 pub use render::{file_prefix, render, GRAPH_NAMES};
 
 /// The most points kept per series (data segments, ACKs, cwnd, RTT) of one flow. Beyond it

@@ -7,7 +7,7 @@
 //! verified: a capture taken on the sender shows checksums the NIC fills in later.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::io::{ErrorKind, Read};
 use std::net::SocketAddrV4;
 use std::path::Path;
 
@@ -56,14 +56,25 @@ pub fn flows_from_pcap(
     path: &Path,
     filter: Option<&ConnFilter>,
 ) -> Result<Vec<FlowTrace>, GraphError> {
-    let io_err = |source| GraphError::Io {
+    let file = File::open(path).map_err(|source| GraphError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let mut file = File::open(path).map_err(io_err)?;
-    check_magic(path, &mut file)?;
-    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-    let mut reader = PcapReader::new(file).map_err(|e| record_error(path, "file header", 0, e))?;
+    })?;
+    flows_from_reader(file, path, filter)
+}
+
+/// [`flows_from_pcap`] on any byte stream, e.g. `&World::pcap_bytes(h)[..]` or a pipe;
+/// `path` only names the input in errors.
+pub fn flows_from_reader<R: Read>(
+    mut input: R,
+    path: &Path,
+    filter: Option<&ConnFilter>,
+) -> Result<Vec<FlowTrace>, GraphError> {
+    let magic = check_magic(path, &mut input)?;
+    // Put the magic number back in front of the stream for pcap-file.
+    let stream = std::io::Cursor::new(magic).chain(input);
+    let mut reader =
+        PcapReader::new(stream).map_err(|e| record_error(path, "file header", 0, e))?;
     let header = reader.header();
     let link = match header.datalink {
         DataLink::ETHERNET => Link::Ethernet,
@@ -104,8 +115,9 @@ pub fn flows_from_pcap(
     Ok(tracker.finish())
 }
 
-/// Refuse pcapng and anything that is not a pcap file before pcap-file reads it.
-fn check_magic(path: &Path, file: &mut File) -> Result<(), GraphError> {
+/// Read the first four bytes; refuse pcapng and anything that is not a pcap file before
+/// pcap-file reads it.
+fn check_magic(path: &Path, file: &mut impl Read) -> Result<[u8; 4], GraphError> {
     let mut magic = [0u8; 4];
     let mut got = 0;
     while got < magic.len() {
@@ -139,7 +151,7 @@ fn check_magic(path: &Path, file: &mut File) -> Result<(), GraphError> {
             magic: u32::from_be_bytes(magic),
         });
     }
-    Ok(())
+    Ok(magic)
 }
 
 /// Name what pcap-file reported at `offset`.
@@ -237,5 +249,21 @@ mod tests {
         assert!(tcp_segment(0.0, &udp).is_none());
         assert!(ip_packet(Link::Sll, &[0; 10]).is_none());
         assert!(ip_packet(Link::Ethernet, &[0; 10]).is_none());
+    }
+
+    #[test]
+    fn linux_cooked_headers_are_skipped_by_protocol() {
+        let ip = [0x45u8, 0, 0, 20];
+        let mut sll = vec![0u8; 16];
+        sll[14..16].copy_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(&ip);
+        assert_eq!(ip_packet(Link::Sll, &sll), Some(&ip[..]));
+        sll[15] = 0xdd; // IPv6
+        assert_eq!(ip_packet(Link::Sll, &sll), None);
+        let mut sll2 = vec![0x08u8, 0x00];
+        sll2.resize(20, 0);
+        sll2.extend_from_slice(&ip);
+        assert_eq!(ip_packet(Link::Sll2, &sll2), Some(&ip[..]));
+        assert_eq!(ip_packet(Link::Raw, &ip), Some(&ip[..]));
     }
 }
