@@ -112,7 +112,7 @@ fn graph_notes(flow: &FlowTrace, name: &str) -> Vec<String> {
         "rtt" if !flow.stack_events && !flow.rtt.is_empty() => vec![
             "RTT from the capture: time from a segment to the first ACK covering it; \
              retransmitted segments give no sample (Karn); srtt computed per RFC 6298; \
-             meaningful when captured at the sender"
+             no RTO (it depends on the sender's timer); meaningful when captured at the sender"
                 .to_string(),
         ],
         "goodput" => vec![format!(
@@ -550,6 +550,46 @@ mod tests {
             series[1..].iter().all(|&(_, v)| (v - 10.0).abs() < 1e-6),
             "{series:?}"
         );
+    }
+
+    #[test]
+    fn odd_input_renders_without_panicking() {
+        use crate::graph::{CwndPt, DataSeg, RttPt};
+        let dir = std::env::temp_dir().join(format!("tcplab-graph-odd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let empty = FlowTrace::default();
+        let mut odd = FlowTrace {
+            stack_events: true,
+            ..FlowTrace::default()
+        };
+        odd.segments.push(DataSeg {
+            t: f64::NAN,
+            seq: u64::MAX,
+            len: u32::MAX,
+            retransmit: true,
+        });
+        odd.acks.push(AckPt {
+            t: f64::INFINITY,
+            ack: u64::MAX,
+            win_edge: 0,
+            sack: vec![(5, 1)],
+        });
+        odd.cwnd.push(CwndPt {
+            t: -1.0,
+            cwnd: 0,
+            ssthresh: None,
+        });
+        odd.rtt.push(RttPt {
+            t: 1e300,
+            sample_ms: f64::NAN,
+            srtt_ms: Some(f64::NEG_INFINITY),
+            rto_ms: None,
+        });
+        for (i, f) in [empty, odd].iter().enumerate() {
+            let files = render(f, &dir, &format!("{i}.")).expect("render");
+            assert_eq!(files.len(), 4);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

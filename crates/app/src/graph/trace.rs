@@ -181,8 +181,13 @@ impl Dir {
         let retransmit = self.high.is_some_and(|h| start < h);
         self.high = Some(self.high.map_or(end, |h| h.max(end)));
         if retransmit {
-            // Karn: an ACK for a retransmitted range gives no sample.
-            self.pending.retain(|&(s, e, _)| e <= start || s >= end);
+            // Karn: an ACK for a retransmitted range gives no sample. `pending` holds
+            // disjoint ranges in increasing order, so the overlapping ones are contiguous.
+            let lo = self.pending.partition_point(|&(_, e, _)| e <= start);
+            let hi = self.pending.partition_point(|&(s, _, _)| s < end);
+            if lo < hi {
+                self.pending.drain(lo..hi);
+            }
             self.last_retransmit = Some(t);
         } else {
             if self.pending.len() >= MAX_PENDING {
@@ -234,7 +239,9 @@ impl Dir {
             self.pending.pop_front();
         }
         let Some(sent) = newest else { return };
-        if self.last_retransmit.is_some_and(|r| r >= sent) {
+        // Sent before a retransmission and acknowledged after it: the ACK may have waited
+        // for the retransmission (Karn). A negative time is a capture clock stepping back.
+        if self.last_retransmit.is_some_and(|r| r >= sent) || t < sent {
             return;
         }
         self.rtt_sample(t, (t - sent) * 1000.0);
