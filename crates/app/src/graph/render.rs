@@ -19,6 +19,8 @@ pub const GRAPH_NAMES: [&str; 4] = ["tseq", "cwnd", "rtt", "goodput"];
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 700;
 const NOTE_LINE: u32 = 18;
+/// Room above the highest value of the cwnd, RTT and goodput graphs, for the legend.
+const HEADROOM: f64 = 1.3;
 
 const DATA: RGBColor = RGBColor(0x1f, 0x4e, 0xc8);
 const RETRANSMIT: RGBColor = RGBColor(0xd6, 0x1f, 0x1f);
@@ -319,7 +321,7 @@ fn cwnd(flow: &FlowTrace, area: &Area) -> Drawn {
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(100)
-        .build_cartesian_2d(t0..t1, y0..y1 * 1.05)?;
+        .build_cartesian_2d(t0..t1, y0..y1 * HEADROOM)?;
     chart
         .configure_mesh()
         .x_desc("time (s)")
@@ -327,13 +329,6 @@ fn cwnd(flow: &FlowTrace, area: &Area) -> Drawn {
         .x_label_formatter(&fmt_secs)
         .y_label_formatter(&fmt_int)
         .draw()?;
-    chart
-        .draw_series(LineSeries::new(
-            steps(flow.cwnd.iter().map(|c| (c.t, f64::from(c.cwnd)))),
-            DATA.stroke_width(2),
-        ))?
-        .label("cwnd")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], DATA.stroke_width(2)));
     // ssthresh as runs of set values; no line where it is infinite.
     let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut open = false;
@@ -351,9 +346,12 @@ fn cwnd(flow: &FlowTrace, area: &Area) -> Drawn {
             None => open = false,
         }
     }
+    // Dashed and under cwnd, which often runs along it in congestion avoidance.
     for (i, run) in runs.into_iter().enumerate() {
-        let drawn = chart.draw_series(LineSeries::new(
+        let drawn = chart.draw_series(DashedLineSeries::new(
             steps(run.into_iter()),
+            8,
+            5,
             SSTHRESH.stroke_width(2),
         ))?;
         if i == 0 {
@@ -362,6 +360,13 @@ fn cwnd(flow: &FlowTrace, area: &Area) -> Drawn {
             });
         }
     }
+    chart
+        .draw_series(LineSeries::new(
+            steps(flow.cwnd.iter().map(|c| (c.t, f64::from(c.cwnd)))),
+            DATA.stroke_width(2),
+        ))?
+        .label("cwnd")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], DATA.stroke_width(2)));
     legend(&mut chart)
 }
 
@@ -391,7 +396,7 @@ fn rtt(flow: &FlowTrace, area: &Area) -> Drawn {
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(100)
-        .build_cartesian_2d(t0..t1, y0..y1 * 1.05)?;
+        .build_cartesian_2d(t0..t1, y0..y1 * HEADROOM)?;
     chart
         .configure_mesh()
         .x_desc("time (s)")
@@ -508,7 +513,7 @@ fn goodput(flow: &FlowTrace, area: &Area) -> Drawn {
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(100)
-        .build_cartesian_2d(t0..t1.max(t0 + interval), 0.0..y1 * 1.05)?;
+        .build_cartesian_2d(t0..t1.max(t0 + interval), 0.0..y1 * HEADROOM)?;
     chart
         .configure_mesh()
         .x_desc("time (s)")
