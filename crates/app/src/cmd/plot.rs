@@ -29,8 +29,9 @@ pub fn run(args: PlotArgs) -> Result<i32, AppError> {
     Ok(0)
 }
 
-/// Render every flow into `dir` and write `index.html`; returns the files written (the
-/// index last).
+/// Render every flow that carries data into `dir` (a direction without data segments is
+/// skipped) and write `index.html`; returns the files written (the index last). `source`
+/// names the input in the page title. `tcplab sim` can call this with its own traces.
 pub fn write_graphs(
     flows: &[FlowTrace],
     dir: &Path,
@@ -41,7 +42,7 @@ pub fn write_graphs(
     let mut used = BTreeSet::new();
     let mut written = Vec::new();
     let mut sections = Vec::new();
-    for flow in flows {
+    for flow in flows.iter().filter(|f| !f.segments.is_empty()) {
         let prefix = unique_prefix(&mut used, flow);
         let files = graph::render(flow, dir, &prefix)?;
         sections.push((flow, files.clone()));
