@@ -30,6 +30,9 @@ pub enum AppError {
         #[source]
         source: io::Error,
     },
+    /// Reading a capture or writing a graph failed (exit 1).
+    #[error("{0}")]
+    Graph(#[from] crate::graph::GraphError),
     /// A step of the command did not succeed (exit 1), e.g. no ping reply or an HTTP error.
     #[error("{0}")]
     Failed(String),
@@ -53,7 +56,7 @@ impl AppError {
                 | LinkError::NoSuchInterface(_)
                 | LinkError::BadSpec(_),
             ) => 2,
-            AppError::Link(_) | AppError::Io { .. } | AppError::Failed(_) => 1,
+            AppError::Link(_) | AppError::Io { .. } | AppError::Graph(_) | AppError::Failed(_) => 1,
         }
     }
 }
