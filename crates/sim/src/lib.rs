@@ -52,3 +52,10 @@
 
 mod world;
 pub use world::*;
+
+pub mod engine;
+pub mod report;
+pub mod scenario;
+
+pub use engine::{run, RunError, RunOutput};
+pub use scenario::{Scenario, ScenarioError};

@@ -190,7 +190,13 @@ impl World {
     /// # Panics
     /// If the configuration is invalid.
     pub fn add_host(&mut self, config: Config) -> HostId {
-        let stack = Stack::new(config).expect("valid stack configuration");
+        self.try_add_host(config)
+            .expect("valid stack configuration")
+    }
+
+    /// Add a host with `config`, or say why the stack rejected it.
+    pub fn try_add_host(&mut self, config: Config) -> Result<HostId, tcplab_stack::StackError> {
+        let stack = Stack::new(config)?;
         self.hosts.push(Host {
             stack,
             link: None,
@@ -199,7 +205,7 @@ impl World {
             events: None,
             events_dropped: 0,
         });
-        HostId(self.hosts.len() - 1)
+        Ok(HostId(self.hosts.len() - 1))
     }
 
     /// Add a host with [`World::host_config`]`(n)`.

@@ -7,6 +7,7 @@ pub mod get;
 pub mod host;
 pub mod ping;
 pub mod serve;
+pub mod sim;
 
 use std::sync::mpsc;
 use std::time::Duration;
