@@ -28,6 +28,10 @@ pub struct LinkOptions {
     /// sends, at the instant it sends it and before the `a` -> `b` impairment (so frames the
     /// link then loses are in it), and every frame `a` receives, when it arrives.
     pub pcap: bool,
+    /// Derive the impairment seeds from this key and the world's seed instead of from the
+    /// link's number: links with the same key make the same random decisions for the same
+    /// frame sequence (to compare two set-ups under the same losses).
+    pub seed_key: Option<u64>,
 }
 
 /// Most TCP events [`World::record_events`] keeps per host; later ones are counted in
@@ -260,7 +264,10 @@ impl World {
             }
         }
         let (la, lb) = memory::pair(memory::DEFAULT_CAPACITY);
-        let link_seed = mix(self.seed, 1000 + self.links.len() as u64 + 1);
+        let link_seed = match opts.seed_key {
+            Some(k) => mix(mix(self.seed, 0x5eed), k),
+            None => mix(self.seed, 1000 + self.links.len() as u64 + 1),
+        };
         let pcap = opts.pcap.then(SharedBuf::default);
         let la = wrap_outside(la, opts.a_to_b.as_ref(), mix(link_seed, 1), pcap.clone())?;
         let lb = wrap_outside(lb, opts.b_to_a.as_ref(), mix(link_seed, 2), None)?;

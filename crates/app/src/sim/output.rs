@@ -79,6 +79,9 @@ pub fn summary_text(s: &Summary) -> String {
         );
     }
     for f in &s.flows {
+        if f.window_probes > 0 {
+            let _ = writeln!(t, "{}: {} zero-window probes", f.label, f.window_probes);
+        }
         if let Some(e) = &f.error {
             let _ = writeln!(t, "{}: {e}", f.label);
         } else if !f.completed {

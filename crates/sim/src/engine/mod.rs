@@ -117,6 +117,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
             a_to_b: l.a_to_b.clone(),
             b_to_a: l.b_to_a.clone(),
             pcap: true,
+            seed_key: l.seed_key,
         };
         let id = w
             .connect_link(hosts[l.a], hosts[l.b], opts)

@@ -126,6 +126,7 @@ impair_table!(
         pub b: Spanned<String>,
         pub a_to_b: Option<Spanned<DirFile>>,
         pub b_to_a: Option<Spanned<DirFile>>,
+        pub seed: Option<Spanned<u64>>,
     }
 );
 

@@ -100,6 +100,8 @@ pub struct LinkSpec {
     pub a_to_b: Option<ImpairConfig>,
     /// Impairment of `b` -> `a`.
     pub b_to_a: Option<ImpairConfig>,
+    /// `seed = N`: links with the same N draw the same random decisions.
+    pub seed_key: Option<u64>,
 }
 
 /// What a flow does.
@@ -638,6 +640,7 @@ impl Ctx<'_> {
             b,
             a_to_b: dir(&lf.a_to_b, "a_to_b")?,
             b_to_a: dir(&lf.b_to_a, "b_to_a")?,
+            seed_key: lf.seed.as_ref().map(|s| *s.get_ref()),
         })
     }
 
