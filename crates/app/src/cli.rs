@@ -32,6 +32,8 @@ pub enum Command {
     Connect(ConnectArgs),
     /// Download http://HOST:PORT/PATH into a file.
     Get(GetArgs),
+    /// Draw SVG graphs (time-sequence, cwnd, RTT, goodput) of the TCP connections in a pcap.
+    Plot(PlotArgs),
     /// Run a scenario file (hosts, links, flows) on simulated stacks with a virtual clock:
     /// summary, pcaps, graphs and index.html (docs/experiments.md).
     Sim(SimArgs),
@@ -162,6 +164,20 @@ fn process_seed() -> u64 {
             .build_hasher()
             .finish()
     })
+}
+
+/// `tcplab plot`.
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// The capture (pcap; Ethernet, Linux cooked or raw IPv4 link type).
+    #[arg(value_name = "FILE.pcap")]
+    pub file: PathBuf,
+    /// Only this connection (both directions), e.g. 198.18.0.1:49152-198.18.0.2:80.
+    #[arg(long, value_name = "A:P-B:P")]
+    pub conn: Option<crate::graph::ConnFilter>,
+    /// Directory for the SVG files and index.html (created if missing).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `tcplab demo`.

@@ -30,6 +30,9 @@ pub enum AppError {
         #[source]
         source: io::Error,
     },
+    /// Reading a capture or writing a graph failed (exit 1).
+    #[error("{0}")]
+    Graph(#[from] crate::graph::GraphError),
     /// A scenario file is malformed (exit 2).
     #[error("{0}")]
     Scenario(#[from] tcplab_sim::ScenarioError),
@@ -59,7 +62,11 @@ impl AppError {
                 | LinkError::NoSuchInterface(_)
                 | LinkError::BadSpec(_),
             ) => 2,
-            AppError::Link(_) | AppError::Io { .. } | AppError::Failed(_) | AppError::Sim(_) => 1,
+            AppError::Link(_)
+            | AppError::Io { .. }
+            | AppError::Graph(_)
+            | AppError::Failed(_)
+            | AppError::Sim(_) => 1,
         }
     }
 }

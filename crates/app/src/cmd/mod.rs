@@ -6,6 +6,7 @@ pub mod demo;
 pub mod get;
 pub mod host;
 pub mod ping;
+pub mod plot;
 pub mod serve;
 pub mod sim;
 
