@@ -32,15 +32,29 @@
 //! # Time
 //! The clock starts at zero and only moves in [`World::step`]: first everything due *now* is
 //! done until nothing moves (frames delivered and answered, timers run), then the clock jumps
-//! to the earliest deadline of any stack ([`Stack::poll_timeout`]) or link
-//! ([`Link::poll_timeout`], e.g. a delayed frame in an impairment). Nothing reads a real
+//! to the earliest deadline of any stack ([`tcplab_stack::Stack::poll_timeout`]) or link
+//! ([`tcplab_link::Link::poll_timeout`], e.g. a delayed frame in an impairment). Nothing reads a real
 //! clock, and every random choice comes from seeds derived from [`World::new`]'s seed, so a
 //! run is a pure function of its seed and its script.
 //!
 //! # Topology
-//! Each host has one interface (a [`Stack`] has one). [`World::connect`] joins two hosts with
+//! Each host has one interface (a [`tcplab_stack::Stack`] has one). [`World::connect`] joins two hosts with
 //! a [`tcplab_link::memory::pair`], each end optionally wrapped in a seeded
 //! [`tcplab_link::impair::Impair`] applied to the frames that end sends.
+//!
+//! [`World::connect_link`] does the same with a separate impairment per direction and an
+//! optional pcap at `a`'s end ([`LinkOptions`]), and reports errors instead of panicking.
+//! Several pairs can live in one world; a host with more than one link, routers and
+//! switches are not supported.
+//!
+//! # Events
+//! [`World::record_events`] keeps a host's TCP events ([`tcplab_stack::tcp::TcpEvent`]:
+//! congestion window, RTT samples, retransmissions, timers) with their virtual times.
+//!
+//! # Scenarios
+//! [`Scenario`] reads a TOML scenario file (hosts, links, flows; `docs/experiments.md`), and
+//! [`run`] drives its flows on a [`World`] and returns the metrics ([`report::Summary`]), the
+//! link captures and the traces for graphs. `tcplab sim` is its command line.
 //!
 //! # Capture
 //! [`World::capture`] records every frame a host's stack emits with its virtual timestamp;
