@@ -34,6 +34,9 @@ pub enum Command {
     Get(GetArgs),
     /// Draw SVG graphs (time-sequence, cwnd, RTT, goodput) of the TCP connections in a pcap.
     Plot(PlotArgs),
+    /// Run a scenario file (hosts, links, flows) on simulated stacks with a virtual clock:
+    /// summary, pcaps, graphs and index.html (docs/experiments.md).
+    Sim(SimArgs),
 }
 
 /// An IPv4 address with a prefix length, `A.B.C.D/P`.
@@ -209,6 +212,60 @@ pub struct DemoArgs {
     /// reno; RFC 5681, RFC 6582).
     #[arg(long = "cc", value_name = "NAME", value_parser = parse_cc, default_value_t = CongestionAlgorithm::default())]
     pub cc: CongestionAlgorithm,
+}
+
+/// `tcplab sim`.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// The scenario file (TOML; see docs/experiments.md).
+    #[arg(value_name = "SCENARIO.toml")]
+    pub scenario: PathBuf,
+    /// Output directory (default: sim-out/<scenario name>).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run with this seed instead of the scenario's.
+    #[arg(long, conflicts_with = "seeds")]
+    pub seed: Option<u64>,
+    /// Run every seed of A..B (inclusive, e.g. 1..20), each into DIR/seed-N/, and write the
+    /// medians per flow metric to DIR/sweep.txt and DIR/sweep.json.
+    #[arg(long, value_name = "A..B")]
+    pub seeds: Option<SeedRange>,
+}
+
+/// An inclusive range of seeds, `A..B`, at most [`SeedRange::MAX_SEEDS`] long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedRange {
+    /// First seed.
+    pub first: u64,
+    /// Last seed (inclusive).
+    pub last: u64,
+}
+
+impl SeedRange {
+    /// Most seeds one sweep may run.
+    pub const MAX_SEEDS: u64 = 1000;
+}
+
+impl FromStr for SeedRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<SeedRange, String> {
+        let (a, b) = s
+            .split_once("..")
+            .ok_or_else(|| format!("expected A..B like 1..20, got '{s}'"))?;
+        let b = b.strip_prefix('=').unwrap_or(b);
+        let first: u64 = a.trim().parse().map_err(|_| format!("bad seed '{a}'"))?;
+        let last: u64 = b.trim().parse().map_err(|_| format!("bad seed '{b}'"))?;
+        if last < first {
+            return Err(format!("empty seed range {s}"));
+        }
+        if last - first >= SeedRange::MAX_SEEDS {
+            return Err(format!(
+                "at most {} seeds per sweep, got {s}",
+                SeedRange::MAX_SEEDS
+            ));
+        }
+        Ok(SeedRange { first, last })
+    }
 }
 
 /// `tcplab ping`.

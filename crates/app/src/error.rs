@@ -33,6 +33,12 @@ pub enum AppError {
     /// Reading a capture or writing a graph failed (exit 1).
     #[error("{0}")]
     Graph(#[from] crate::graph::GraphError),
+    /// A scenario file is malformed (exit 2).
+    #[error("{0}")]
+    Scenario(#[from] tcplab_sim::ScenarioError),
+    /// A scenario could not be run (exit 1).
+    #[error("{0}")]
+    Sim(#[from] tcplab_sim::RunError),
     /// A step of the command did not succeed (exit 1), e.g. no ping reply or an HTTP error.
     #[error("{0}")]
     Failed(String),
@@ -50,13 +56,17 @@ impl AppError {
     /// The process exit code for this error: 2 for usage/configuration, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            AppError::Usage(_) | AppError::Stack(_) => 2,
+            AppError::Usage(_) | AppError::Stack(_) | AppError::Scenario(_) => 2,
             AppError::Link(
                 LinkError::PermissionDenied(_)
                 | LinkError::NoSuchInterface(_)
                 | LinkError::BadSpec(_),
             ) => 2,
-            AppError::Link(_) | AppError::Io { .. } | AppError::Graph(_) | AppError::Failed(_) => 1,
+            AppError::Link(_)
+            | AppError::Io { .. }
+            | AppError::Graph(_)
+            | AppError::Failed(_)
+            | AppError::Sim(_) => 1,
         }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! - [`runtime`]: one event-loop thread per stack (link fd + waker + timer deadline);
 //! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket` over a [`runtime::Handle`];
-//! - [`cmd`]: `demo`, `ping`, `host`, `serve`, `connect`, `get`;
+//! - [`cmd`]: `demo`, `ping`, `host`, `serve`, `connect`, `get`, `plot`, `sim`;
 //! - [`graph`]: SVG graphs of TCP connections from a pcap (`tcplab plot`) or a simulation;
+//! - [`sim`]: `tcplab sim`'s outputs (summary, graphs, index.html, seed sweeps);
 //! - [`http`]: the HTTP/1.1 parser and writer `serve http` and `get` share;
 //! - [`setup`]: command-line options to a running runtime.
 #![warn(missing_docs)]
@@ -17,6 +18,7 @@ pub mod http;
 pub mod net;
 pub mod runtime;
 pub mod setup;
+pub mod sim;
 pub mod sys;
 pub mod trace;
 

@@ -1,6 +1,6 @@
 //! `tcplab`: run the userspace TCP/IP stack against the Linux kernel, another tcplab, or itself.
 //!
-//! Subcommands (CLI.md): `demo`, `ping`, `host`, `serve`, `connect`, `get`, `plot`. Each failure ends
+//! Subcommands (CLI.md): `demo`, `ping`, `host`, `serve`, `connect`, `get`, `plot`, `sim`. Each failure ends
 //! as one line on stderr, `tcplab: error: ...`, with exit code 2 for usage and configuration
 //! errors and 1 for runtime failures.
 
@@ -36,6 +36,7 @@ fn main() {
         Command::Connect(a) => cmd::connect::run(a),
         Command::Get(a) => cmd::get::run(a),
         Command::Plot(a) => cmd::plot::run(a),
+        Command::Sim(a) => cmd::sim::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

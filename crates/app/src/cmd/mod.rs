@@ -8,6 +8,7 @@ pub mod host;
 pub mod ping;
 pub mod plot;
 pub mod serve;
+pub mod sim;
 
 use std::sync::mpsc;
 use std::time::Duration;
