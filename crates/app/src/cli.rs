@@ -504,6 +504,7 @@ mod tests {
                     Command::Serve(a) => a.link.cc,
                     Command::Connect(a) => a.link.cc,
                     Command::Get(a) => a.link.cc,
+                    Command::Plot(_) | Command::Sim(_) => unreachable!("not in the cases"),
                 };
                 assert_eq!(cc, want, "{args:?}");
             }

@@ -482,24 +482,21 @@ impl Ctx<'_> {
         let t = &hf.tcp;
         let mut tcp = TcpConfig::default();
         if let Some(cc) = &t.cc {
-            let v = cc.get_ref().trim().to_ascii_lowercase();
-            if v != "newreno" {
-                return Err(self.at(
-                    cc,
-                    f("tcp.cc"),
-                    format!(
-                        "cc \"{}\" is not available in this build (available: \"newreno\")",
-                        cc.get_ref()
-                    ),
-                ));
-            }
-            tcp.congestion = v;
+            tcp.congestion = cc
+                .get_ref()
+                .trim()
+                .parse()
+                .map_err(|e| self.at(cc, f("tcp.cc"), format!("{e}")))?;
         }
         if let Some(s) = &t.sack {
             tcp.sack = *s.get_ref();
         }
-        for (key, v) in [("timestamps", &t.timestamps), ("ecn", &t.ecn)] {
-            if let Some(v) = v {
+        if let Some(v) = &t.timestamps {
+            tcp.timestamps = *v.get_ref();
+        }
+        if let Some(v) = &t.ecn {
+            let key = "ecn";
+            {
                 if *v.get_ref() {
                     return Err(self.at(
                         v,
