@@ -92,7 +92,9 @@ pub fn render(output: &RunOutput, dir: &Path) -> Result<Vec<FlowGraphs>, AppErro
             .map(|c| CwndPt {
                 t: c.t - t0,
                 cwnd: c.cwnd,
-                ssthresh: Some(c.ssthresh),
+                // The stack keeps an unset ssthresh as u32::MAX ("arbitrarily high", RFC 5681
+                // §3.1): no line rather than one at 4 GB that flattens the cwnd curve.
+                ssthresh: (c.ssthresh != u32::MAX).then_some(c.ssthresh),
             })
             .collect();
         flow.rtt = sender
