@@ -361,21 +361,31 @@ fn nc_to_tcplab_serve_echo() {
     server.terminate(Duration::from_secs(10));
 }
 
+/// A one-connection kernel echo server on 198.18.1.1:9000 for the close-order tests.
+const ECHO_SERVER: &str = "import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('198.18.1.1', 9000))
+s.listen(1)
+c, _ = s.accept()
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    c.sendall(d)
+c.close()
+";
+
 #[test]
 fn tcplab_connect_to_kernel_echo_we_close_first() {
     require_root!();
-    require_tools!("socat");
+    require_tools!("python3");
     let ns = tap_lab(1);
-    // Kernel echo server (socat PIPE echoes what it reads and closes after our FIN).
-    let mut echo = ns.spawn(&[
-        "socat",
-        "-T",
-        "30",
-        "-t",
-        "5",
-        "TCP4-LISTEN:9000,bind=198.18.1.1,reuseaddr",
-        "PIPE",
-    ]);
+    // Kernel echo server: receive, send it all back, close after our FIN. (Not `socat PIPE`:
+    // socat select()s the pipe as writable and then blocks writing a whole 8 KiB block into
+    // it, which it alone drains, so a fast sender such as CUBIC with IW10 wedged it with
+    // 100 KiB unread in its receive queue and nothing to send.)
+    let mut echo = ns.spawn(&["python3", "-c", ECHO_SERVER]);
     wait_listening(&ns, 9000);
     let data = pattern(512 * 1024, 5);
     let start = Instant::now();
