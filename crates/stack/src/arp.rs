@@ -495,6 +495,17 @@ mod tests {
         }
     }
 
+    /// The peer asks for our address at time zero: we learn it (RFC 826) and answer.
+    fn learn_peer(arp: &mut Arp, ctx: &mut Ctx<'_>) {
+        arp.process(
+            Instant::ZERO,
+            ctx,
+            &packet(ArpOperation::Request, PEER_MAC, PEER, US),
+        )
+        .unwrap();
+        while arp.poll_transmit(ctx, &mut [0u8; 64]).is_some() {}
+    }
+
     fn sent(arp: &mut Arp, ctx: &mut Ctx<'_>) -> Vec<ArpRepr> {
         let mut out = Vec::new();
         let mut buf = [0u8; 64];
@@ -599,13 +610,7 @@ mod tests {
         };
         let cfg = ArpConfig::default();
         let mut arp = Arp::new(&cfg, US_MAC, US);
-        arp.process(
-            Instant::ZERO,
-            &mut ctx,
-            &packet(ArpOperation::Request, PEER_MAC, PEER, US),
-        )
-        .unwrap();
-        while arp.poll_transmit(&mut ctx, &mut [0u8; 64]).is_some() {}
+        learn_peer(&mut arp, &mut ctx);
         assert_eq!(arp.poll_timeout(), Some(Instant::ZERO + cfg.cache_ttl));
         arp.handle_timeout(Instant::ZERO + cfg.cache_ttl, &mut ctx, |_, _| {});
         assert_eq!(arp.lookup(Instant::ZERO + cfg.cache_ttl, PEER), None);
@@ -625,13 +630,7 @@ mod tests {
         };
         let mut arp = Arp::new(&cfg, US_MAC, US);
         let reply = packet(ArpOperation::Reply, PEER_MAC, PEER, US);
-        arp.process(
-            Instant::ZERO,
-            &mut ctx,
-            &packet(ArpOperation::Request, PEER_MAC, PEER, US),
-        )
-        .unwrap();
-        while arp.poll_transmit(&mut ctx, &mut [0u8; 64]).is_some() {}
+        learn_peer(&mut arp, &mut ctx);
         // Early use: no refresh.
         assert_eq!(arp.lookup(Instant::from_secs(1), PEER), Some(PEER_MAC));
         assert!(sent(&mut arp, &mut ctx).is_empty());

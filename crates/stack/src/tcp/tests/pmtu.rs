@@ -40,6 +40,19 @@ fn frag_needed(s: &mut Script, seq: u32, mtu: u16) {
     );
 }
 
+/// A connection (timestamps off, so MSS 1460) with `n` bytes sent and unacknowledged.
+fn flight_of(n: usize, cfg: TcpConfig) -> (Script, ConnHandle) {
+    let cfg = TcpConfig {
+        timestamps: false,
+        ..cfg
+    };
+    let mut s = Script::new(&cfg);
+    let c = establish_1460(&mut s);
+    s.host.tcp.send(s.now, c, &vec![5u8; n]).unwrap();
+    sent_lengths(&mut s);
+    (s, c)
+}
+
 fn sent_lengths(s: &mut Script) -> Vec<(u32, usize)> {
     let mut v = Vec::new();
     while let Some(x) = s.recv() {
@@ -86,14 +99,7 @@ fn rfc1191_frag_needed_lowers_mss_and_resends_in_flight_data() {
 /// not in flight, reports an MTU that is not lower, or an invalid one; a tiny MTU is floored.
 #[test]
 fn rfc5927_forged_frag_needed_is_ignored_or_floored() {
-    let cfg = TcpConfig {
-        timestamps: false,
-        ..TcpConfig::default()
-    };
-    let mut s = Script::new(&cfg);
-    let c = establish_1460(&mut s);
-    s.host.tcp.send(s.now, c, &[5u8; 3000]).unwrap();
-    sent_lengths(&mut s);
+    let (mut s, c) = flight_of(3000, TcpConfig::default());
     frag_needed(&mut s, 90_000, 1000); // not in flight
     frag_needed(&mut s, 10_001, 1600); // not lower
     frag_needed(&mut s, 10_001, 40); // invalid
@@ -122,14 +128,7 @@ fn next_timeout(s: &mut Script) -> Vec<(u32, usize)> {
 /// in a row with no ICMP are resent at half the MSS.
 #[test]
 fn rfc4821_blackhole_halves_mss_after_repeated_timeouts() {
-    let cfg = TcpConfig {
-        timestamps: false,
-        ..TcpConfig::default()
-    };
-    let mut s = Script::new(&cfg);
-    let c = establish_1460(&mut s);
-    s.host.tcp.send(s.now, c, &[5u8; 3000]).unwrap();
-    sent_lengths(&mut s);
+    let (mut s, _) = flight_of(3000, TcpConfig::default());
     let mut lens = Vec::new();
     for _ in 0..4 {
         lens.push(next_timeout(&mut s)[0].1);
@@ -137,15 +136,13 @@ fn rfc4821_blackhole_halves_mss_after_repeated_timeouts() {
     assert_eq!(lens, [1460, 1460, 730, 730], "third timeout halves the MSS");
     assert_eq!(s.host.stats.tcp.pmtu_blackhole, 1);
     // Off when configured so.
-    let cfg = TcpConfig {
-        timestamps: false,
-        blackhole_rtos: 0,
-        ..TcpConfig::default()
-    };
-    let mut s = Script::new(&cfg);
-    let c = establish_1460(&mut s);
-    s.host.tcp.send(s.now, c, &[5u8; 3000]).unwrap();
-    sent_lengths(&mut s);
+    let (mut s, _) = flight_of(
+        3000,
+        TcpConfig {
+            blackhole_rtos: 0,
+            ..TcpConfig::default()
+        },
+    );
     for _ in 0..4 {
         assert_eq!(next_timeout(&mut s)[0].1, 1460);
     }
